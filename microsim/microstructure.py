@@ -1,0 +1,337 @@
+"""The :class:`Microstructure` value: a labelled voxel volume with its voxel size.
+
+A microstructure is what every stage of microsim passes on: labels (one small
+integer phase label per voxel), the voxel size in metres per array axis, the phase
+table (name -> label) and, optionally, grain ids (e.g. LLZO grains, for grain-boundary
+resistance). It is immutable; derive a new one with :func:`dataclasses.replace`.
+
+Files: a labelled TIFF (the voxel size and phase table travel in its JSON
+description; ImageJ ``spacing``/resolution tags are read too) or an ``.npz`` archive.
+Plain ``.npy`` label arrays need the voxel size (and phase table) from the caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from microsim._files import atomic_output, check_readable
+from microsim.errors import InputFileError, InvalidMicrostructureError
+
+DEFAULT_PHASES: Mapping[str, int] = types.MappingProxyType({"pore": 0, "CAM": 1, "LLZO": 2})
+"""Default phase table: label 0 pore, 1 cathode active material, 2 garnet electrolyte."""
+
+#: Largest volume (voxels) microsim accepts; past it the arrays alone would not fit 24 GB.
+MAX_VOXELS = 2**31 - 1
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, copy=True) if array.flags.writeable or not array.flags.owndata else array
+    array.setflags(write=False)
+    return array
+
+
+def check_labels(labels, *, name: str = "labels") -> np.ndarray:
+    """Return ``labels`` as a 3-D non-negative integer array or raise InvalidMicrostructureError.
+
+    Float arrays are refused (even with integral values): a label map must be
+    integer, and a grey-value image handed in by mistake must not pass silently.
+    """
+    array = np.asarray(labels)
+    if array.ndim != 3:
+        raise InvalidMicrostructureError(
+            f"{name} must be a 3-D array (axis 0 = slices), got a {array.ndim}-D array of shape {array.shape}"
+        )
+    if array.dtype.kind == "b":
+        array = array.astype(np.uint8)
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise InvalidMicrostructureError(f"{name} contain NaN or infinite values")
+        raise InvalidMicrostructureError(
+            f"{name} must be integers, got {array.dtype} values (segment grey values into phases first)"
+        )
+    if array.dtype.kind not in "iu":
+        raise InvalidMicrostructureError(f"{name} must be integers, got dtype {array.dtype}")
+    if min(array.shape) < 1:
+        raise InvalidMicrostructureError(f"{name} are empty (shape {array.shape})")
+    if array.size > MAX_VOXELS:
+        raise InvalidMicrostructureError(f"{name} have {array.size} voxels; at most {MAX_VOXELS} are supported")
+    if array.dtype.kind == "i" and array.min() < 0:
+        raise InvalidMicrostructureError(f"{name} must be >= 0, found {array.min()}")
+    return array
+
+
+def check_voxel_size(voxel_size) -> tuple[float, float, float]:
+    """Return the voxel size as three finite positive floats [m] (a scalar means isotropic)."""
+    try:
+        values = np.atleast_1d(np.asarray(voxel_size, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise InvalidMicrostructureError(f"voxel size must be numbers in metres, got {voxel_size!r}") from None
+    if values.size == 1:
+        values = np.repeat(values, 3)
+    if values.size != 3:
+        raise InvalidMicrostructureError(f"voxel size needs 1 or 3 values [m], got {values.size}: {voxel_size!r}")
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        raise InvalidMicrostructureError(f"voxel size must be finite and > 0 [m], got {tuple(values)}")
+    if (values > 1e-1).any():
+        raise InvalidMicrostructureError(
+            f"voxel size {tuple(values)} m is larger than 10 cm: it must be given in metres (e.g. 4e-7 for 0.4 µm)"
+        )
+    return tuple(float(v) for v in values)  # type: ignore[return-value]
+
+
+def check_phases(phases: Mapping[str, int]) -> dict[str, int]:
+    """Return the phase table as a plain dict name -> label, checking names and labels."""
+    if not isinstance(phases, Mapping) or not phases:
+        raise InvalidMicrostructureError(f"phases must be a non-empty mapping name -> label, got {phases!r}")
+    table: dict[str, int] = {}
+    for name, label in phases.items():
+        if not isinstance(name, str) or not name or any(c in name for c in "=,+ "):
+            raise InvalidMicrostructureError(f"phase names must be non-empty words without '=,+ ', got {name!r}")
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0:
+            raise InvalidMicrostructureError(f"phase {name!r} needs a label >= 0, got {label!r}")
+        table[name] = int(label)
+    if len(set(table.values())) != len(table):
+        raise InvalidMicrostructureError(f"two phases share a label in {table}")
+    return table
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Microstructure:
+    """A labelled voxel microstructure.
+
+    Parameters
+    ----------
+    labels : (n0, n1, n2) integer ndarray
+        Phase label per voxel; axis 0 is the slice (TIFF page) axis.
+    voxel_size : float or 3 floats [m]
+        Edge length of a voxel along array axes 0, 1, 2 (a scalar means isotropic).
+    phases : mapping str -> int, optional
+        Phase table, name -> label. Every label present in ``labels`` must be named.
+        Default ``{"pore": 0, "CAM": 1, "LLZO": 2}``.
+    grains : (n0, n1, n2) integer ndarray, optional
+        Grain id per voxel (0 = no grain). Faces between voxels of the same phase
+        with different grain ids are grain boundaries.
+
+    Raises
+    ------
+    InvalidMicrostructureError
+        A non-3-D, float, negative or unnamed label, a bad voxel size or grain map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = Microstructure(np.ones((4, 4, 4), np.uint8), 1e-6)
+    >>> m.volume_fraction("CAM")
+    1.0
+    """
+
+    labels: np.ndarray
+    voxel_size: tuple[float, float, float]
+    phases: Mapping[str, int] = dataclasses.field(default_factory=lambda: dict(DEFAULT_PHASES))
+    grains: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        labels = check_labels(self.labels)
+        phases = check_phases(self.phases)
+        present = np.unique(labels)
+        unnamed = sorted(set(present.tolist()) - set(phases.values()))
+        if unnamed:
+            raise InvalidMicrostructureError(
+                f"label(s) {unnamed} have no phase name; phases are {phases} (name them, e.g. --phases 0=pore,1=CAM,2=LLZO)"
+            )
+        grains = self.grains
+        if grains is not None:
+            grains = check_labels(grains, name="grains")
+            if grains.shape != labels.shape:
+                raise InvalidMicrostructureError(f"grains shape {grains.shape} differs from labels shape {labels.shape}")
+            grains = _read_only(grains)
+        object.__setattr__(self, "labels", _read_only(labels))
+        object.__setattr__(self, "voxel_size", check_voxel_size(self.voxel_size))
+        object.__setattr__(self, "phases", types.MappingProxyType(phases))
+        object.__setattr__(self, "grains", grains)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Number of voxels along axes 0, 1, 2."""
+        return tuple(int(n) for n in self.labels.shape)  # type: ignore[return-value]
+
+    @property
+    def size_m(self) -> tuple[float, float, float]:
+        """Box edge lengths [m] along axes 0, 1, 2."""
+        return tuple(n * h for n, h in zip(self.shape, self.voxel_size))  # type: ignore[return-value]
+
+    def label_of(self, phase: str) -> int:
+        """Label of the named phase; the error lists the valid names."""
+        try:
+            return self.phases[phase]
+        except KeyError:
+            raise InvalidMicrostructureError(
+                f"unknown phase {phase!r}; this microstructure has phases {', '.join(self.phases)}"
+            ) from None
+
+    def volume_fractions(self) -> dict[str, float]:
+        """Volume fraction of every named phase (0 for phases absent from the volume)."""
+        counts = np.bincount(self.labels.ravel(), minlength=max(self.phases.values()) + 1)
+        return {name: float(counts[label]) / self.labels.size for name, label in self.phases.items()}
+
+    def volume_fraction(self, phase: str) -> float:
+        """Volume fraction of one named phase."""
+        label = self.label_of(phase)
+        return float(np.count_nonzero(self.labels == label)) / self.labels.size
+
+    def metadata(self) -> dict:
+        """JSON-ready description (no arrays): shape, voxel size [m], phase table."""
+        return {
+            "shape": list(self.shape),
+            "voxel_size_m": list(self.voxel_size),
+            "phases": dict(self.phases),
+            "has_grains": self.grains is not None,
+        }
+
+
+def _smallest_uint(array: np.ndarray) -> np.ndarray:
+    top = int(array.max()) if array.size else 0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return array.astype(dtype, copy=False)
+    return array.astype(np.uint64, copy=False)
+
+
+def save_microstructure(micro: Microstructure, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write ``micro`` to a labelled TIFF (``.tif``/``.tiff``) or an ``.npz`` archive.
+
+    The TIFF holds the labels as pages along axis 0 (zlib-compressed) and, in its
+    JSON description under ``"microsim"``, the voxel size [m] and the phase table;
+    grain ids, when present, go into a second TIFF series. The file is written
+    atomically and an existing file is replaced only with ``force=True``.
+    """
+    import tifffile
+
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".tif", ".tiff", ".npz"):
+        raise InputFileError(f"cannot save a microstructure as {target.name}: use .tif, .tiff or .npz")
+    meta = {"voxel_size_m": list(micro.voxel_size), "phases": dict(micro.phases), "format": 1}
+    with atomic_output(target, force=force) as tmp:
+        if suffix == ".npz":
+            arrays = {"labels": micro.labels, "metadata": np.array(json.dumps(meta))}
+            if micro.grains is not None:
+                arrays["grains"] = micro.grains
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        else:
+            with tifffile.TiffWriter(tmp) as writer:
+                writer.write(_smallest_uint(micro.labels), compression="zlib", metadata={"microsim": meta})
+                if micro.grains is not None:
+                    writer.write(_smallest_uint(micro.grains), compression="zlib", metadata={"microsim_grains": True})
+    return target
+
+
+def _imagej_voxel_size(tif) -> tuple[float, float, float] | None:
+    meta = tif.imagej_metadata or {}
+    unit = str(meta.get("unit", "")).replace("\\u00B5", "u").replace("µ", "u").replace("micron", "um")
+    scale = {"nm": 1e-9, "um": 1e-6, "mm": 1e-3, "cm": 1e-2, "m": 1.0}.get(unit)
+    if scale is None or "spacing" not in meta:
+        return None
+    page = tif.pages[0]
+    try:
+        x_num, x_den = page.tags["XResolution"].value
+        y_num, y_den = page.tags["YResolution"].value
+    except KeyError:
+        return None
+    return (float(meta["spacing"]) * scale, scale * y_den / y_num, scale * x_den / x_num)
+
+
+def load_microstructure(
+    path: str | os.PathLike,
+    *,
+    voxel_size=None,
+    phases: Mapping[str, int] | None = None,
+) -> Microstructure:
+    """Read a labelled volume from a TIFF stack, ``.npy`` or ``.npz`` file.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.tif``/``.tiff`` (multi-page, axis 0 = pages), ``.npy`` (a 3-D integer
+        array) or ``.npz`` (as written by :func:`save_microstructure`, or holding
+        one 3-D array).
+    voxel_size : float or 3 floats [m], optional
+        Overrides the voxel size stored in the file; required when the file has none.
+    phases : mapping str -> int, optional
+        Overrides the stored phase table; default the stored one, else
+        :data:`DEFAULT_PHASES`.
+
+    Raises
+    ------
+    InputFileError
+        Missing, unreadable or unsupported file.
+    InvalidMicrostructureError
+        No voxel size anywhere, or labels that are not a valid label map.
+    """
+    source = check_readable(path)
+    suffix = source.suffix.lower()
+    stored: dict = {}
+    grains = None
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(source) as tif:
+                labels = tif.series[0].asarray()
+                for meta in tif.shaped_metadata or ():
+                    if "microsim" in meta:
+                        stored = meta["microsim"]
+                        stored = json.loads(stored) if isinstance(stored, str) else stored
+                if len(tif.series) > 1 and any("microsim_grains" in m for m in (tif.shaped_metadata or ())):
+                    grains = tif.series[1].asarray()
+                if "voxel_size_m" not in stored and tif.is_imagej:
+                    imagej_size = _imagej_voxel_size(tif)
+                    if imagej_size is not None:
+                        stored["voxel_size_m"] = imagej_size
+        elif suffix == ".npy":
+            labels = np.load(source, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(source, allow_pickle=False) as archive:
+                names = list(archive.files)
+                if "labels" in names:
+                    labels = archive["labels"]
+                    grains = archive["grains"] if "grains" in names else None
+                    if "metadata" in names:
+                        stored = json.loads(str(archive["metadata"]))
+                elif len(names) == 1:
+                    labels = archive[names[0]]
+                else:
+                    raise InputFileError(f"{source} holds arrays {names}; expected one array or one named 'labels'")
+        else:
+            raise InputFileError(f"cannot read {source.name}: expected a .tif, .tiff, .npy or .npz file")
+    except InputFileError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise InputFileError(f"cannot read {source}: {exc}") from None
+
+    size = voxel_size if voxel_size is not None else stored.get("voxel_size_m")
+    if size is None:
+        raise InvalidMicrostructureError(
+            f"{source} does not store a voxel size; give it (e.g. --voxel-size 0.4um or voxel_size=4e-7)"
+        )
+    table = phases if phases is not None else stored.get("phases", DEFAULT_PHASES)
+    return Microstructure(labels, check_voxel_size(size), table, grains)
+
+
+__all__ = [
+    "DEFAULT_PHASES",
+    "Microstructure",
+    "check_labels",
+    "check_phases",
+    "check_voxel_size",
+    "load_microstructure",
+    "save_microstructure",
+]

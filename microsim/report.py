@@ -1,0 +1,99 @@
+"""Reports of an analysis: the JSON document users' scripts read, and the text table.
+
+The JSON layout is a contract (see README): top-level ``microsim_version``, ``input``,
+``shape``, ``voxel_size_m``, ``phases``, ``volume_fractions`` and ``transport`` (one
+record per phase and axis, SI units in the key names). It never holds NaN or
+Infinity: undefined or infinite figures are ``null``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+from microsim._files import atomic_output
+from microsim.microstructure import Microstructure
+from microsim.transport import TransportResult
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of microsim and the packages its numbers depend on."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for package in ("microsim", "numpy", "scipy", "pyamg"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
+
+
+def analysis_report(
+    micro: Microstructure,
+    results: Sequence[TransportResult],
+    *,
+    source: str,
+    settings: dict | None = None,
+) -> dict:
+    """The JSON-ready report of a transport analysis of ``micro``."""
+    from microsim import __version__
+
+    return {
+        "microsim_version": __version__,
+        "input": source,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "software": software_versions(),
+        "shape": list(micro.shape),
+        "voxel_size_m": list(micro.voxel_size),
+        "box_size_m": list(micro.size_m),
+        "phases": dict(micro.phases),
+        "volume_fractions": micro.volume_fractions(),
+        "settings": settings or {},
+        "transport": [r.to_dict() for r in results],
+    }
+
+
+def report_json(report: dict) -> str:
+    """Serialise a report; NaN or Infinity raise ValueError rather than give invalid JSON."""
+    return json.dumps(report, indent=2, allow_nan=False) + "\n"
+
+
+def write_report(report: dict, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write ``report`` as JSON atomically; an existing file is replaced only with ``force``."""
+    text = report_json(report)
+    with atomic_output(path, force=force) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def transport_table(results: Sequence[TransportResult]) -> str:
+    """A fixed-width text table of transport results, units in the column names."""
+    header = (
+        f"{'phase':<12}{'axis':>5}{'eps':>8}{'connected':>10}{'sigma0 [S/cm]':>15}"
+        f"{'sigma_eff [S/cm]':>18}{'tau':>10}{'beta':>8}{'N_M':>10}{'iter':>6}{'time [s]':>10}"
+    )
+    lines = [header, "-" * len(header)]
+
+    def num(value, fmt):
+        if value is None:
+            return "n/a"
+        if math.isinf(value):
+            return "inf"
+        return format(value, fmt)
+
+    for r in results:
+        lines.append(
+            f"{r.phase:<12}{r.axis:>5}{r.volume_fraction:>8.3f}{r.connected_fraction:>10.3f}"
+            f"{r.sigma_bulk / 100:>15.3e}{r.sigma_eff / 100:>18.3e}{num(r.tortuosity_factor, '.3f'):>10}"
+            f"{num(r.bruggeman_exponent, '.2f'):>8}{num(r.macmullin_number, '.2f'):>10}"
+            f"{r.iterations:>6}{r.seconds:>10.2f}"
+        )
+        if not r.percolating:
+            lines[-1] += "   (not percolating)"
+    return "\n".join(lines)

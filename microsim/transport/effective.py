@@ -1,0 +1,432 @@
+"""Effective conductivity, tortuosity factor and Bruggeman exponent of voxel volumes.
+
+Notes
+-----
+For the chosen axis t the potential is 1 V on the inlet face and 0 V on the outlet
+face; the total current I through the outlet gives
+
+    sigma_eff = I L_t / (A_t dphi)                 (L_t box length, A_t cross-section)
+    tau       = eps sigma_0 / sigma_eff           (TauFactor's tortuosity factor)
+    beta      = ln(sigma_eff / sigma_0) / ln(eps) (so sigma_eff = eps^beta sigma_0)
+    N_M       = sigma_0 / sigma_eff               (MacMullin number)
+
+with eps the volume fraction of the conducting phase(s) in the whole box. When
+several phases conduct at once, eps is their summed fraction and sigma_0 their
+volume-weighted mean conductivity, so that eps sigma_0 is the parallel (Wiener)
+upper bound and tau >= 1 still holds.
+
+References
+----------
+Cooper et al., "TauFactor: An open-source application for calculating tortuosity
+factors from tomographic data", SoftwareX 5 (2016) 203, doi:10.1016/j.softx.2016.09.002
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from microsim.errors import InvalidInputError, PercolationWarning, ResourceError
+from microsim.microstructure import Microstructure
+from microsim.transport.network import (
+    ConductanceNetwork,
+    LinearSystem,
+    _axis_slices,
+    build_network,
+    check_conductivities,
+)
+from microsim.transport.solvers import get_solver, require_converged
+
+log = logging.getLogger(__name__)
+
+#: Peak memory per voxel of the box measured in benchmarks/RESULTS.md, with margin [bytes].
+BYTES_PER_VOXEL = 160
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TransportFields:
+    """Fields of one solve, on the full voxel grid.
+
+    Attributes
+    ----------
+    potential : (n0, n1, n2) float64 ndarray [V]
+        Potential for 1 V across the box; 0 in voxels that carry no current
+        (blocking, or not connected to both faces: see ``connected``).
+    current_density : (n0, n1, n2, 3) float64 ndarray [A/m^2]
+        Cell-centred current density (mean of the two face fluxes along each axis).
+    connected : (n0, n1, n2) bool ndarray
+        Voxels that were solved for (conducting and connected to both faces).
+    """
+
+    potential: np.ndarray
+    current_density: np.ndarray
+    connected: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TransportResult:
+    """Effective transport of one phase (or set of phases) along one axis.
+
+    Attributes
+    ----------
+    phase : str
+        Conducting phase, or phases joined by ``+`` when several conduct at once.
+    axis : int
+        Transport direction (array axis 0, 1 or 2).
+    volume_fraction : float
+        eps, fraction of the box occupied by the conducting phase(s).
+    percolating : bool
+        Whether a connected path joins the inlet and outlet faces.
+    connected_fraction : float
+        Fraction of the phase's voxels connected to both faces (0 when not percolating).
+    sigma_bulk : float [S/m]
+        sigma_0, bulk conductivity (volume-weighted mean over several phases).
+    sigma_eff : float [S/m]
+        Effective conductivity of the box along ``axis`` (0 when not percolating).
+    tortuosity_factor : float
+        tau = eps sigma_0 / sigma_eff (inf when not percolating).
+    bruggeman_exponent : float or None
+        beta = ln(sigma_eff/sigma_0) / ln(eps); inf when not percolating, None when
+        eps = 1 (undefined).
+    macmullin_number : float
+        N_M = sigma_0 / sigma_eff (inf when not percolating).
+    current_in, current_out : float [A]
+        Current through the inlet and outlet faces for 1 V across the box.
+    current_balance_error : float
+        |I_in - I_out| / I_out.
+    iterations : int
+    residual : float
+        Final relative residual ||b - A x|| / ||b||.
+    converged : bool
+    unknowns : int
+        Voxels solved for.
+    seconds, assembly_seconds, setup_seconds, solve_seconds : float [s]
+        Wall time: total, and per stage.
+    solver : str
+    fields : TransportFields or None
+        Potential and current density, when asked for.
+    """
+
+    phase: str
+    axis: int
+    volume_fraction: float
+    percolating: bool
+    connected_fraction: float
+    sigma_bulk: float
+    sigma_eff: float
+    tortuosity_factor: float
+    bruggeman_exponent: float | None
+    macmullin_number: float
+    current_in: float
+    current_out: float
+    current_balance_error: float
+    iterations: int
+    residual: float
+    converged: bool
+    unknowns: int
+    seconds: float
+    assembly_seconds: float
+    setup_seconds: float
+    solve_seconds: float
+    solver: str
+    fields: TransportFields | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready record (the ``transport`` entries of the report); inf becomes None."""
+
+        def finite(value):
+            return None if value is None or not math.isfinite(value) else float(value)
+
+        return {
+            "phase": self.phase,
+            "axis": self.axis,
+            "volume_fraction": self.volume_fraction,
+            "percolating": self.percolating,
+            "connected_fraction": self.connected_fraction,
+            "sigma_bulk_S_per_m": self.sigma_bulk,
+            "sigma_eff_S_per_m": self.sigma_eff,
+            "tortuosity_factor": finite(self.tortuosity_factor),
+            "bruggeman_exponent": finite(self.bruggeman_exponent),
+            "macmullin_number": finite(self.macmullin_number),
+            "current_in_A": self.current_in,
+            "current_out_A": self.current_out,
+            "current_balance_error": self.current_balance_error,
+            "iterations": self.iterations,
+            "residual": self.residual,
+            "converged": self.converged,
+            "unknowns": self.unknowns,
+            "seconds": self.seconds,
+            "assembly_seconds": self.assembly_seconds,
+            "setup_seconds": self.setup_seconds,
+            "solve_seconds": self.solve_seconds,
+            "solver": self.solver,
+        }
+
+
+def _check_axes(axes) -> tuple[int, ...]:
+    if isinstance(axes, str):
+        if axes != "all":
+            raise InvalidInputError(f"axis must be 0, 1, 2 or 'all', got {axes!r}")
+        return (0, 1, 2)
+    values = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    if not values or any(isinstance(a, bool) or a not in (0, 1, 2) for a in values):
+        raise InvalidInputError(f"axis must be 0, 1, 2 or 'all', got {axes!r}")
+    return tuple(int(a) for a in values)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can still give us [bytes] (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(n_voxels: int, bytes_per_voxel: int = BYTES_PER_VOXEL) -> None:
+    """Raise :class:`ResourceError` when a solve on ``n_voxels`` would not fit in memory."""
+    need = n_voxels * bytes_per_voxel
+    free = available_memory_bytes()
+    if free is not None and need > free:
+        raise ResourceError(
+            f"a transport solve on {n_voxels} voxels needs about {need / 2**30:.1f} GiB; "
+            f"only {free / 2**30:.1f} GiB are available (crop or downsample the volume)"
+        )
+
+
+def _linear_guess(system: LinearSystem) -> np.ndarray:
+    """phi = 1 - (k + 1/2)/n along the transport axis: the exact answer for a uniform slab."""
+    n = system.keep.shape[system.axis]
+    shape = [1, 1, 1]
+    shape[system.axis] = n
+    profile = (1.0 - (np.arange(n) + 0.5) / n).reshape(shape)
+    return np.broadcast_to(profile, system.keep.shape)[system.keep]
+
+
+def _currents_and_fields(
+    network: ConductanceNetwork, system: LinearSystem, x: np.ndarray, want_fields: bool
+) -> tuple[float, float, TransportFields | None]:
+    """Inlet/outlet currents [A] and, on request, the potential and current-density fields."""
+    axis, keep = system.axis, system.keep
+    potential = np.zeros(keep.shape)
+    potential[keep] = x
+    face_in, g_in = network.boundary_conductance(axis, 0)
+    face_out, g_out = network.boundary_conductance(axis, -1)
+    flux_in = np.where(keep[face_in], g_in * (1.0 - potential[face_in]), 0.0)
+    flux_out = np.where(keep[face_out], g_out * potential[face_out], 0.0)
+    current_in, current_out = float(flux_in.sum()), float(flux_out.sum())
+    if not want_fields:
+        return current_in, current_out, None
+
+    density = np.zeros(keep.shape + (3,))
+    for a in range(3):
+        area = network.face_area(a)
+        component = density[..., a]
+        pairs = []
+        if keep.shape[a] > 1:
+            pairs.append((_axis_slices(a, 0, -1), _axis_slices(a, 1, None)))
+        if network.periodic and a != axis and keep.shape[a] > 2:
+            pairs.append((_axis_slices(a, -1, None), _axis_slices(a, 0, 1)))
+        for first, second in pairs:
+            pick = keep[first] & keep[second]
+            g = network.face_conductance(a, first, second, pick)
+            face_flux = np.zeros(pick.shape)
+            face_flux[pick] = g * (potential[first][pick] - potential[second][pick]) / area
+            component[first] += 0.5 * face_flux
+            component[second] += 0.5 * face_flux
+        if a == axis:
+            component[face_in] += 0.5 * flux_in / area
+            component[face_out] += 0.5 * flux_out / area
+    return current_in, current_out, TransportFields(potential, density, keep.copy())
+
+
+def solve_transport(
+    micro: Microstructure,
+    conductivities,
+    *,
+    axes="all",
+    periodic: bool = False,
+    grain_boundary_resistance: Mapping[str, float] | None = None,
+    interface_resistance: Mapping[tuple[str, str], float] | None = None,
+    solver=None,
+    rtol: float = 1e-8,
+    return_fields: bool = False,
+) -> tuple[TransportResult, ...]:
+    """Solve steady conduction along one or more axes and return effective properties.
+
+    Parameters
+    ----------
+    micro : Microstructure
+    conductivities : str or mapping phase -> sigma [S/m]
+        A phase name (that phase alone, sigma_0 = 1 S/m) or the conductivity of each
+        conducting phase; several phases may conduct at once. Unlisted phases block.
+    axes : int, sequence of int, or "all"
+        Transport direction(s). The conductivity map and connected components are
+        computed once and shared by all axes.
+    periodic : bool
+        Periodic side faces instead of zero flux.
+    grain_boundary_resistance : mapping phase -> R [Ohm m^2], optional
+        Resistance of faces between different grains of a phase (needs ``micro.grains``).
+    interface_resistance : mapping (phase, phase) -> R [Ohm m^2], optional
+        Resistance of faces between two named phases.
+    solver : None, "pyamg", "direct" or a callable
+        Linear solver (see :mod:`microsim.transport.solvers`); default AMG-CG.
+    rtol : float
+        Relative residual tolerance of iterative solvers.
+    return_fields : bool
+        Attach potential and current-density fields to each result.
+
+    Returns
+    -------
+    tuple of TransportResult, one per axis in the order given.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown phase, negative or non-finite conductivity or resistance, bad axis.
+    ConvergenceError
+        The iterative solver missed ``rtol``.
+    ResourceError
+        The volume would not fit in the available memory.
+
+    Warns
+    -----
+    PercolationWarning
+        A phase has no path joining the two faces of an axis (sigma_eff = 0, tau = inf).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microsim import Microstructure
+    >>> m = Microstructure(np.full((8, 8, 8), 2, np.uint8), 1e-6)
+    >>> r, = solve_transport(m, {"LLZO": 0.08}, axes=0)
+    >>> round(r.tortuosity_factor, 6)
+    1.0
+    """
+    table = check_conductivities(micro, conductivities)
+    axis_list = _check_axes(axes)
+    if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
+        raise InvalidInputError(f"rtol must be in (0, 1), got {rtol!r}")
+    solve = get_solver(solver)
+    solver_name = getattr(solve, "name", type(solve).__name__)
+    check_memory(micro.labels.size)
+
+    conducting = [name for name, s in table.items() if s > 0]
+    fractions = micro.volume_fractions()
+    eps = sum(fractions[name] for name in conducting)
+    sigma_0 = sum(fractions[name] * table[name] for name in conducting) / eps if eps > 0 else max(table.values())
+    phase_name = "+".join(conducting)
+
+    start = time.perf_counter()
+    network = build_network(
+        micro,
+        table,
+        grain_boundary_resistance=grain_boundary_resistance,
+        interface_resistance=interface_resistance,
+        periodic=periodic,
+    )
+    shared_seconds = time.perf_counter() - start
+    log.info("conductance network of %s: %d voxels, %.2f s", phase_name, micro.labels.size, shared_seconds)
+    phase_voxels = int(np.count_nonzero(network.sigma > 0))
+
+    results = []
+    for axis in axis_list:
+        t0 = time.perf_counter()
+        keep = network.spanning_mask(axis)
+        unknowns = int(np.count_nonzero(keep))
+        if unknowns == 0:
+            warnings.warn(
+                f"phase {phase_name} does not percolate along axis {axis}: sigma_eff = 0, tau = inf",
+                PercolationWarning,
+                stacklevel=2,
+            )
+            results.append(
+                TransportResult(
+                    phase=phase_name, axis=axis, volume_fraction=eps, percolating=False, connected_fraction=0.0,
+                    sigma_bulk=sigma_0, sigma_eff=0.0, tortuosity_factor=math.inf,
+                    bruggeman_exponent=math.inf if 0 < eps < 1 else None, macmullin_number=math.inf,
+                    current_in=0.0, current_out=0.0, current_balance_error=0.0, iterations=0, residual=0.0,
+                    converged=True, unknowns=0, seconds=time.perf_counter() - t0 + shared_seconds,
+                    assembly_seconds=0.0, setup_seconds=0.0, solve_seconds=0.0, solver=solver_name,
+                    fields=(
+                        TransportFields(np.zeros(micro.shape), np.zeros(micro.shape + (3,)), keep)
+                        if return_fields else None
+                    ),
+                )
+            )
+            continue
+
+        system = network.assemble(axis, keep)
+        assembly = time.perf_counter() - t0
+        log.info("axis %d: %d unknowns assembled in %.2f s", axis, unknowns, assembly)
+        info = solve(system.matrix, system.rhs, x0=_linear_guess(system), rtol=rtol)
+        require_converged(info, rtol, f"{phase_name} along axis {axis}")
+        log.info(
+            "axis %d: %d iterations, residual %.1e, setup %.2f s, solve %.2f s",
+            axis, info.iterations, info.residual, info.setup_seconds, info.solve_seconds,
+        )
+        current_in, current_out, fields = _currents_and_fields(network, system, info.x, return_fields)
+        del system
+        length = micro.size_m[axis]
+        area = micro.size_m[(axis + 1) % 3] * micro.size_m[(axis + 2) % 3]
+        sigma_eff = current_out * length / area
+        tau = eps * sigma_0 / sigma_eff
+        beta = math.log(sigma_eff / sigma_0) / math.log(eps) if eps < 1 else None
+        results.append(
+            TransportResult(
+                phase=phase_name, axis=axis, volume_fraction=eps, percolating=True,
+                connected_fraction=unknowns / phase_voxels, sigma_bulk=sigma_0, sigma_eff=sigma_eff,
+                tortuosity_factor=tau, bruggeman_exponent=beta, macmullin_number=sigma_0 / sigma_eff,
+                current_in=current_in, current_out=current_out,
+                current_balance_error=abs(current_in - current_out) / abs(current_out),
+                iterations=info.iterations, residual=info.residual, converged=info.converged, unknowns=unknowns,
+                seconds=time.perf_counter() - t0 + (shared_seconds if not results else 0.0),
+                assembly_seconds=assembly, setup_seconds=info.setup_seconds, solve_seconds=info.solve_seconds,
+                solver=solver_name, fields=fields,
+            )
+        )
+    return tuple(results)
+
+
+def effective_conductivity(micro: Microstructure, conductivities, *, axis: int = 0, **options) -> TransportResult:
+    """:func:`solve_transport` along one axis; returns its :class:`TransportResult`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microsim import Microstructure
+    >>> labels = np.zeros((6, 6, 6), np.uint8); labels[:, :3, :] = 1
+    >>> r = effective_conductivity(Microstructure(labels, 1e-6), "CAM", axis=0)
+    >>> round(r.sigma_eff, 6)  # straight channels: eps * sigma_0
+    0.5
+    """
+    (result,) = solve_transport(micro, conductivities, axes=_check_axes(axis)[:1], **options)
+    return result
+
+
+def tortuosity_factor(micro: Microstructure, phase: str, *, axis: int = 0, **options) -> float:
+    """Tortuosity factor tau = eps sigma_0 / sigma_eff of one phase along one axis (inf if blocked)."""
+    return effective_conductivity(micro, phase, axis=axis, **options).tortuosity_factor
+
+
+__all__ = [
+    "TransportFields",
+    "TransportResult",
+    "effective_conductivity",
+    "solve_transport",
+    "tortuosity_factor",
+]
+

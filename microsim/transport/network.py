@@ -1,0 +1,314 @@
+"""The one finite-volume assembly behind every transport problem in microsim.
+
+Steady conduction  div(sigma grad phi) = 0  on a voxel grid, 7-point stencil. Two
+face-neighbours i, j along axis a (face area A_a, spacing h_a) are joined by
+
+    G_ij = A_a / (h_a / (2 sigma_i) + h_a / (2 sigma_j) + R_ij)        [S]
+
+with R_ij [Ohm m^2] an optional interface resistance: a grain boundary (same phase,
+different grain ids) or a named phase pair. sigma = 0 blocks. A voxel on the inlet
+(outlet) face of the transport axis is joined to phi = 1 (0) at the face, half a voxel
+away: G_b = 2 sigma A_t / h_t. Side faces carry no flux, or are periodic on request.
+
+Ionic, electronic, grain-boundary and multi-phase problems differ only in the
+label -> conductivity map and the resistances handed in here; there is no second
+stencil anywhere in the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import ndimage
+from scipy.sparse import csgraph
+
+from microsim.errors import InvalidInputError
+from microsim.microstructure import Microstructure
+
+# Column slot of each neighbour in a row, in increasing column order:
+# -axis0, -axis1, -axis2, diagonal, +axis2, +axis1, +axis0, then periodic partners.
+_MINUS_SLOT = (0, 1, 2)
+_PLUS_SLOT = (6, 5, 4)
+_DIAG_SLOT = 3
+_WRAP_SLOT = (7, 8, 9)
+
+
+def _axis_slices(axis: int, lo: int | None, hi: int | None) -> tuple[slice, ...]:
+    index = [slice(None)] * 3
+    index[axis] = slice(lo, hi)
+    return tuple(index)
+
+
+def check_conductivities(micro: Microstructure, conductivities) -> dict[str, float]:
+    """Normalise a conductivity specification to ``{phase: sigma [S/m]}``.
+
+    Accepts a phase name (that phase alone at sigma = 1 S/m) or a mapping
+    name -> sigma; every name must be a phase of ``micro`` and every sigma finite and
+    >= 0. At least one listed phase must have sigma > 0.
+    """
+    spec = {conductivities: 1.0} if isinstance(conductivities, str) else conductivities
+    if not isinstance(spec, Mapping) or not spec:
+        raise InvalidInputError(
+            f"conductivities must be a phase name or a mapping phase -> sigma [S/m], got {conductivities!r}"
+        )
+    table: dict[str, float] = {}
+    for name, value in spec.items():
+        micro.label_of(name)
+        try:
+            sigma = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"conductivity of {name!r} must be a number [S/m], got {value!r}") from None
+        if not np.isfinite(sigma) or sigma < 0:
+            raise InvalidInputError(f"conductivity of {name!r} must be finite and >= 0 S/m, got {value!r}")
+        table[name] = sigma
+    if not any(v > 0 for v in table.values()):
+        raise InvalidInputError(f"no phase conducts: every conductivity in {table} is 0")
+    return table
+
+
+def _check_resistance(name: str, value) -> float:
+    try:
+        r = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a number [Ohm m^2], got {value!r}") from None
+    if not np.isfinite(r) or r < 0:
+        raise InvalidInputError(f"{name} must be finite and >= 0 Ohm m^2, got {value!r}")
+    return r
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ConductanceNetwork:
+    """Voxel conductivities, interface resistances and connected components of a volume.
+
+    Built once by :func:`build_network` and shared by the solves along every axis.
+
+    Attributes
+    ----------
+    sigma : (n0, n1, n2) float64 ndarray [S/m]
+        Conductivity per voxel (0 = blocking).
+    voxel_size : 3 floats [m]
+    labels, grains : (n0, n1, n2) int ndarrays (grains may be None)
+    grain_boundary : dict label -> R [Ohm m^2]
+        Resistance of a face between different grains of that phase.
+    pair_resistance : dict (label, label) -> R [Ohm m^2]
+        Resistance of a face between the two phases (both orders stored).
+    periodic : bool
+        Side faces (those normal to the axes other than the transport axis) wrap.
+    components : (n0, n1, n2) int32 ndarray
+        6-connected components of the conducting voxels (0 = blocking), before
+        periodic merging.
+    """
+
+    sigma: np.ndarray
+    voxel_size: tuple[float, float, float]
+    labels: np.ndarray
+    grains: np.ndarray | None
+    grain_boundary: Mapping[int, float]
+    pair_resistance: Mapping[tuple[int, int], float]
+    periodic: bool
+    components: np.ndarray
+    n_components: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.sigma.shape  # type: ignore[return-value]
+
+    def face_area(self, axis: int) -> float:
+        """Area [m^2] of a voxel face normal to ``axis``."""
+        h = self.voxel_size
+        return h[(axis + 1) % 3] * h[(axis + 2) % 3]
+
+    # -- connectivity ------------------------------------------------------------
+    def spanning_mask(self, axis: int) -> np.ndarray:
+        """Conducting voxels connected to both faces normal to ``axis``.
+
+        With ``periodic`` the components are merged across the side faces first.
+        """
+        comp = self.components
+        root = np.arange(self.n_components + 1, dtype=np.int32)
+        if self.periodic:
+            edges = []
+            for side in range(3):
+                if side == axis or comp.shape[side] < 2:
+                    continue
+                first = comp[_axis_slices(side, 0, 1)].ravel()
+                last = comp[_axis_slices(side, -1, None)].ravel()
+                both = (first > 0) & (last > 0)
+                edges.append(np.stack([first[both], last[both]]))
+            if edges:
+                pairs = np.concatenate(edges, axis=1)
+                graph = sp.coo_matrix(
+                    (np.ones(pairs.shape[1], np.int8), (pairs[0], pairs[1])),
+                    shape=(self.n_components + 1,) * 2,
+                )
+                _, root = csgraph.connected_components(graph, directed=False)
+                root = root.astype(np.int32)
+        inlet = np.unique(root[comp[_axis_slices(axis, 0, 1)]])
+        outlet = np.unique(root[comp[_axis_slices(axis, -1, None)]])
+        spanning = np.intersect1d(inlet, outlet)
+        spanning = spanning[spanning != root[0]]
+        if spanning.size == 0:
+            return np.zeros(comp.shape, dtype=bool)
+        hit = np.zeros(self.n_components + 1, dtype=bool)
+        hit[spanning] = True
+        return hit[root][comp]
+
+    # -- faces -------------------------------------------------------------------
+    def face_conductance(self, axis: int, first: tuple, second: tuple, pick: np.ndarray) -> np.ndarray:
+        """Conductance [S] of the faces between voxels ``first[pick]`` and ``second[pick]``.
+
+        ``first`` and ``second`` index the volume (slices or arrays) so that the two
+        selections are face-neighbours along ``axis``; ``pick`` is a boolean mask
+        over those selections.
+        """
+        h = self.voxel_size[axis]
+        s1 = self.sigma[first][pick]
+        s2 = self.sigma[second][pick]
+        resistance = h / (2.0 * s1) + h / (2.0 * s2)
+        if self.grain_boundary and self.grains is not None:
+            l1 = self.labels[first][pick]
+            l2 = self.labels[second][pick]
+            g1 = self.grains[first][pick]
+            g2 = self.grains[second][pick]
+            boundary = (l1 == l2) & (g1 != g2)
+            for label, r in self.grain_boundary.items():
+                resistance += np.where(boundary & (l1 == label), r, 0.0)
+        if self.pair_resistance:
+            l1 = self.labels[first][pick]
+            l2 = self.labels[second][pick]
+            for (a, b), r in self.pair_resistance.items():
+                resistance += np.where((l1 == a) & (l2 == b), r, 0.0)
+        return self.face_area(axis) / resistance
+
+    def boundary_conductance(self, axis: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+        """Voxel mask and conductance [S] to the Dirichlet face ``side`` (0 inlet, -1 outlet)."""
+        index = _axis_slices(axis, 0, 1) if side == 0 else _axis_slices(axis, -1, None)
+        return index, 2.0 * self.sigma[index] * self.face_area(axis) / self.voxel_size[axis]
+
+    # -- the system ----------------------------------------------------------------
+    def assemble(self, axis: int, keep: np.ndarray) -> "LinearSystem":
+        """Conductance matrix and right-hand side for phi = 1 / 0 on the faces of ``axis``.
+
+        Only voxels in ``keep`` (normally :meth:`spanning_mask`) are unknowns; each
+        must be conducting and connected to both faces, so the matrix is SPD.
+        """
+        index = np.full(self.shape, -1, dtype=np.int32)
+        n = int(np.count_nonzero(keep))
+        index[keep] = np.arange(n, dtype=np.int32)
+        n_slots = 10 if self.periodic else 7
+        values = np.zeros((n, n_slots))
+        columns = np.zeros((n, n_slots), dtype=np.int32)
+        diagonal = np.zeros(n)
+
+        def couple(a: int, first: tuple, second: tuple, slot_first: int, slot_second: int) -> None:
+            pick = keep[first] & keep[second]
+            rows_first = index[first][pick]
+            rows_second = index[second][pick]
+            g = self.face_conductance(a, first, second, pick)
+            values[rows_first, slot_first] = -g
+            columns[rows_first, slot_first] = rows_second
+            values[rows_second, slot_second] = -g
+            columns[rows_second, slot_second] = rows_first
+            diagonal[:] += np.bincount(rows_first, g, n) + np.bincount(rows_second, g, n)
+
+        for a in range(3):
+            if self.shape[a] > 1:
+                couple(a, _axis_slices(a, 0, -1), _axis_slices(a, 1, None), _PLUS_SLOT[a], _MINUS_SLOT[a])
+            if self.periodic and a != axis and self.shape[a] > 2:
+                couple(a, _axis_slices(a, -1, None), _axis_slices(a, 0, 1), _WRAP_SLOT[a], _WRAP_SLOT[a])
+
+        rhs = np.zeros(n)
+        for side, potential in ((0, 1.0), (-1, 0.0)):
+            face, g = self.boundary_conductance(axis, side)
+            pick = keep[face]
+            rows = index[face][pick]
+            diagonal[rows] += g[pick]
+            rhs[rows] += g[pick] * potential
+        values[:, _DIAG_SLOT] = diagonal
+        columns[:, _DIAG_SLOT] = np.arange(n, dtype=np.int32)
+
+        present = values != 0
+        indptr = np.zeros(n + 1, dtype=np.int64 if present.sum() >= 2**31 else np.int32)
+        np.cumsum(present.sum(axis=1), out=indptr[1:])
+        matrix = sp.csr_matrix((values[present], columns[present], indptr), shape=(n, n))
+        del values, columns, present
+        if self.periodic:
+            matrix.has_sorted_indices = False
+            matrix.sum_duplicates()
+        else:
+            matrix.has_sorted_indices = True
+            matrix.has_canonical_format = True
+        return LinearSystem(matrix=matrix, rhs=rhs, index=index, keep=keep, axis=axis)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LinearSystem:
+    """``matrix @ phi = rhs`` for the kept voxels; ``index`` maps voxels to rows (-1 = dropped)."""
+
+    matrix: sp.csr_matrix
+    rhs: np.ndarray
+    index: np.ndarray
+    keep: np.ndarray
+    axis: int
+
+
+def build_network(
+    micro: Microstructure,
+    conductivities: Mapping[str, float],
+    *,
+    grain_boundary_resistance: Mapping[str, float] | None = None,
+    interface_resistance: Mapping[tuple[str, str], float] | None = None,
+    periodic: bool = False,
+) -> ConductanceNetwork:
+    """Voxel conductivities and connected components for ``micro``.
+
+    Parameters
+    ----------
+    micro : Microstructure
+    conductivities : mapping phase -> sigma [S/m]
+        Phases not listed do not conduct (already validated by :func:`check_conductivities`).
+    grain_boundary_resistance : mapping phase -> R [Ohm m^2], optional
+        Resistance of every face between different grains of that phase (needs
+        ``micro.grains``).
+    interface_resistance : mapping (phase, phase) -> R [Ohm m^2], optional
+        Resistance of every face between the two named phases.
+    periodic : bool
+        Wrap the side faces (those not normal to the transport axis).
+    """
+    max_label = max(micro.phases.values())
+    table = np.zeros(max_label + 1)
+    for name, sigma in conductivities.items():
+        table[micro.label_of(name)] = sigma
+    sigma = table[micro.labels]
+
+    grain_boundary: dict[int, float] = {}
+    for name, r in (grain_boundary_resistance or {}).items():
+        grain_boundary[micro.label_of(name)] = _check_resistance(f"grain-boundary resistance of {name!r}", r)
+    if grain_boundary and micro.grains is None:
+        raise InvalidInputError("a grain-boundary resistance needs grain ids; this microstructure has none")
+    pairs: dict[tuple[int, int], float] = {}
+    for key, r in (interface_resistance or {}).items():
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise InvalidInputError(f"interface resistances are keyed by a pair of phase names, got {key!r}")
+        a, b = micro.label_of(key[0]), micro.label_of(key[1])
+        if a == b:
+            raise InvalidInputError(f"interface pair {key!r} names one phase twice; use grain_boundary_resistance")
+        value = _check_resistance(f"interface resistance {key[0]}|{key[1]}", r)
+        pairs[(a, b)] = pairs[(b, a)] = value
+
+    structure = ndimage.generate_binary_structure(3, 1)
+    components, n_components = ndimage.label(sigma > 0, structure=structure, output=np.int32)
+    return ConductanceNetwork(
+        sigma=sigma,
+        voxel_size=micro.voxel_size,
+        labels=micro.labels,
+        grains=micro.grains,
+        grain_boundary=grain_boundary,
+        pair_resistance=pairs,
+        periodic=bool(periodic),
+        components=components,
+        n_components=int(n_components),
+    )
