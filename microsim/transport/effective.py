@@ -324,7 +324,7 @@ def solve_transport(
     solver_name = getattr(solve, "name", type(solve).__name__)
     check_memory(micro.labels.size)
 
-    conducting = [name for name, s in table.items() if s > 0]
+    conducting = [name for name in micro.phases if table.get(name, 0.0) > 0]
     fractions = micro.volume_fractions()
     eps = sum(fractions[name] for name in conducting)
     sigma_0 = sum(fractions[name] * table[name] for name in conducting) / eps if eps > 0 else max(table.values())

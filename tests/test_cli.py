@@ -1,0 +1,145 @@
+import json
+
+import numpy as np
+import pytest
+
+from microsim import Microstructure, save_microstructure
+from microsim.cli import main
+
+REQUIRED_TOP = {"microsim_version", "input", "shape", "voxel_size_m", "phases", "volume_fractions", "transport"}
+REQUIRED_RECORD = {
+    "phase", "axis", "volume_fraction", "percolating", "connected_fraction", "sigma_bulk_S_per_m",
+    "sigma_eff_S_per_m", "tortuosity_factor", "bruggeman_exponent", "macmullin_number", "iterations",
+    "residual", "seconds",
+}
+
+
+@pytest.fixture
+def volume_tif(tmp_path, random_three_phase):
+    return save_microstructure(random_three_phase, tmp_path / "vol.tif")
+
+
+def one_error_line(capsys, match):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("microsim: error: "), err
+    assert match in err[-1]
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_analyze_writes_the_contracted_report(tmp_path, volume_tif, capsys):
+    out = tmp_path / "report.json"
+    code = main(["-q", "analyze", str(volume_tif), "--sigma", "LLZO=8e-4S/cm", "--axis", "all", "--json", str(out)])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "sigma_eff [S/cm]" in table and "LLZO" in table
+    report = json.loads(out.read_text())
+    assert REQUIRED_TOP <= set(report)
+    assert report["voxel_size_m"] == [1e-6] * 3 and report["shape"] == [32, 32, 32]
+    assert [r["axis"] for r in report["transport"]] == [0, 1, 2]
+    for record in report["transport"]:
+        assert REQUIRED_RECORD <= set(record)
+        assert record["sigma_bulk_S_per_m"] == pytest.approx(0.08)
+        assert record["tortuosity_factor"] == pytest.approx(
+            record["volume_fraction"] * 0.08 / record["sigma_eff_S_per_m"]
+        )
+
+
+def test_default_solves_each_non_pore_phase_alone(tmp_path, volume_tif, capsys):
+    code = main(["-q", "analyze", str(volume_tif), "--axis", "1", "--json", "-"])
+    assert code == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert [(r["phase"], r["axis"]) for r in report["transport"]] == [("CAM", 1), ("LLZO", 1)]
+    assert all(r["sigma_bulk_S_per_m"] == 1.0 for r in report["transport"])
+    assert "sigma_eff" in captured.err  # the table moves to stderr when stdout holds JSON
+
+
+def test_combined_phases_and_npy_input_with_voxel_size(tmp_path, random_three_phase, capsys):
+    np.save(tmp_path / "v.npy", random_three_phase.labels)
+    code = main([
+        "-q", "analyze", str(tmp_path / "v.npy"), "--voxel-size", "10nm,10nm,20nm", "--phases", "0=pore,1=CAM,2=LLZO",
+        "--sigma", "LLZO=1S/m", "--sigma", "CAM=10S/m", "--combined", "--axis", "0", "--json", "-",
+    ])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["voxel_size_m"] == pytest.approx([1e-8, 1e-8, 2e-8])
+    assert report["transport"][0]["phase"] == "CAM+LLZO"
+
+
+def test_outputs_are_never_overwritten_without_force(tmp_path, volume_tif, capsys):
+    out = tmp_path / "r.json"
+    out.write_text("keep me")
+    assert main(["-q", "analyze", str(volume_tif), "--axis", "0", "--json", str(out)]) == 1
+    one_error_line(capsys, "exists already")
+    assert out.read_text() == "keep me"
+    assert main(["-q", "analyze", str(volume_tif), "--axis", "0", "--json", str(out), "--force"]) == 0
+    assert json.loads(out.read_text())["transport"]
+
+
+def test_non_percolating_phase_exits_1_but_writes_the_report(tmp_path, capsys):
+    labels = np.full((6, 6, 6), 2, np.uint8)
+    labels[3] = 0
+    labels[0, 0, 0] = 1  # a CAM speck
+    path = save_microstructure(Microstructure(labels, 1e-6), tmp_path / "cut.tif")
+    out = tmp_path / "r.json"
+    assert main(["-q", "analyze", str(path), "--axis", "0", "--sigma", "LLZO=1S/m", "--json", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no spanning path for LLZO along axis 0" in err[0]
+    record = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))["transport"][0]
+    assert record["percolating"] is False and record["tortuosity_factor"] is None
+    assert record["sigma_eff_S_per_m"] == 0.0
+    out2 = tmp_path / "r2.json"
+    args = ["-q", "analyze", str(path), "--axis", "0", "--json", str(out2), "--allow-nonpercolating"]
+    assert main(args) == 0
+
+
+@pytest.mark.parametrize(
+    "make, extra, match",
+    [
+        (lambda d: np.save(d / "x.npy", np.zeros((4, 4), np.uint8)), ["--voxel-size", "1um"], "3-D array"),
+        (lambda d: np.save(d / "x.npy", np.zeros((4, 4, 4))), ["--voxel-size", "1um"], "must be integers"),
+        (lambda d: np.save(d / "x.npy", np.full((4, 4, 4), np.nan)), ["--voxel-size", "1um"], "NaN"),
+        (lambda d: np.save(d / "x.npy", -np.ones((4, 4, 4), np.int8)), ["--voxel-size", "1um"], ">= 0"),
+        (lambda d: np.save(d / "x.npy", np.full((4, 4, 4), 9, np.uint8)), ["--voxel-size", "1um"], "no phase name"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)), [], "does not store a voxel size"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)), ["--voxel-size", "1"], "has no unit"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)), ["--voxel-size", "0um"], "> 0"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)), ["--voxel-size=-1um"], "> 0"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)),
+         ["--voxel-size", "1um", "--sigma", "SE=1S/m"], "unknown phase 'SE'"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)),
+         ["--voxel-size", "1um", "--sigma", "LLZO=1S/m"], "is empty"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)),
+         ["--voxel-size", "1um", "--sigma", "CAM=-1S/m"], ">= 0"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)),
+         ["--voxel-size", "1um", "--sigma", "CAM=1"], "no unit"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)), ["--voxel-size", "1um", "--axis", "3"], "--axis"),
+        (lambda d: np.save(d / "x.npy", np.ones((4, 4, 4), np.uint8)),
+         ["--voxel-size", "1um", "--phases", "0pore"], "LABEL=NAME"),
+        (lambda d: np.save(d / "x.npy", np.zeros((4, 4, 4), np.uint8)), ["--voxel-size", "1um"], "only pore"),
+        (lambda d: (d / "x.npy").write_bytes(b"garbage"), ["--voxel-size", "1um"], "cannot read"),
+        (lambda d: None, [], "does not exist"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_1(tmp_path, capsys, make, extra, match):
+    make(tmp_path)
+    assert main(["-q", "analyze", str(tmp_path / "x.npy"), *extra]) == 1
+    one_error_line(capsys, match)
+
+
+def test_unknown_option_is_one_line_too(capsys):
+    assert main(["analyze"]) == 1
+    one_error_line(capsys, "the following arguments are required: input")
+
+
+def test_demo_writes_volume_and_report(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "CAM" in captured.out and "LLZO" in captured.out
+    assert "microsim: " in captured.err  # one progress line per stage
+    report = json.loads((out / "demo_report.json").read_text())
+    assert {r["phase"] for r in report["transport"]} == {"CAM", "LLZO"}
+    assert all(r["percolating"] for r in report["transport"])
+    assert main(["demo", "--out", str(out)]) == 1  # no silent overwrite
+    one_error_line(capsys, "--force")
