@@ -77,7 +77,8 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interface-resistance", action="append", default=[], metavar="A/B=VALUE",
                         help="resistance of faces between phases A and B, e.g. CAM/LLZO=1ohmcm2")
     parser.add_argument("--solver", default="pyamg", choices=["pyamg", "direct"], help="linear solver")
-    parser.add_argument("--rtol", type=float, default=1e-8, help="relative residual tolerance (default 1e-8)")
+    parser.add_argument("--rtol", type=float, default=1e-6,
+                        help="relative residual tolerance of CG (default 1e-6: sigma_eff to ~1e-5)")
     parser.add_argument("--json", metavar="PATH|-", help="write the JSON report to PATH, or to stdout with -")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--allow-nonpercolating", action="store_true",

@@ -147,11 +147,11 @@ def test_mirror_invariance(random_three_phase, axis):
 
 def test_current_balance_and_fields(random_three_phase):
     m = Microstructure(random_three_phase.labels, ANISOTROPIC)
-    for r in solve_transport(m, {"LLZO": 0.08}, return_fields=True):
-        assert r.current_balance_error < 1e-6
-        assert r.residual <= 1e-8
+    for r in solve_transport(m, {"LLZO": 0.08}, return_fields=True, rtol=1e-9):
+        assert r.current_balance_error < 1e-7
+        assert r.residual <= 1e-9
         potential, density = r.fields.potential, r.fields.current_density
-        assert potential.min() >= 0 and potential.max() <= 1  # maximum principle
+        assert potential.min() >= -1e-8 and potential.max() <= 1 + 1e-8  # maximum principle
         # every slab normal to the axis carries the whole current: mean J = I / A
         size = m.size_m
         area = size[(r.axis + 1) % 3] * size[(r.axis + 2) % 3]

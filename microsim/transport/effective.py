@@ -46,8 +46,11 @@ from microsim.transport.solvers import get_solver, require_converged
 
 log = logging.getLogger(__name__)
 
-#: Peak memory per voxel of the box measured in benchmarks/RESULTS.md, with margin [bytes].
-BYTES_PER_VOXEL = 160
+#: Peak memory model of one solve [bytes]: per voxel of the box (labels, conductivity,
+#: components, index) and per unknown (matrix, float32 hierarchy, CG vectors); fitted
+#: with margin to the peaks measured in benchmarks/RESULTS.md.
+BYTES_PER_VOXEL = 25
+BYTES_PER_UNKNOWN = 290
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -196,13 +199,14 @@ def available_memory_bytes() -> int | None:
         return None
 
 
-def check_memory(n_voxels: int, bytes_per_voxel: int = BYTES_PER_VOXEL) -> None:
-    """Raise :class:`ResourceError` when a solve on ``n_voxels`` would not fit in memory."""
-    need = n_voxels * bytes_per_voxel
+def check_memory(n_voxels: int, n_conducting: int) -> None:
+    """Raise :class:`ResourceError` when a solve would not fit in the available memory."""
+    need = n_voxels * BYTES_PER_VOXEL + n_conducting * BYTES_PER_UNKNOWN
     free = available_memory_bytes()
     if free is not None and need > free:
         raise ResourceError(
-            f"a transport solve on {n_voxels} voxels needs about {need / 2**30:.1f} GiB; "
+            f"a transport solve on {n_voxels} voxels ({n_conducting} conducting) needs about "
+            f"{need / 2**30:.1f} GiB; "
             f"only {free / 2**30:.1f} GiB are available (crop or downsample the volume)"
         )
 
@@ -235,10 +239,9 @@ def _currents_and_fields(
     for a in range(3):
         area = network.face_area(a)
         component = density[..., a]
-        pairs = []
-        if keep.shape[a] > 1:
-            pairs.append((_axis_slices(a, 0, -1), _axis_slices(a, 1, None)))
-        if network.periodic and a != axis and keep.shape[a] > 2:
+        inside, wrapped = network._axes_with_faces(axis)
+        pairs = [(_axis_slices(a, 0, -1), _axis_slices(a, 1, None))] if a in inside else []
+        if a in wrapped:
             pairs.append((_axis_slices(a, -1, None), _axis_slices(a, 0, 1)))
         for first, second in pairs:
             pick = keep[first] & keep[second]
@@ -262,7 +265,7 @@ def solve_transport(
     grain_boundary_resistance: Mapping[str, float] | None = None,
     interface_resistance: Mapping[tuple[str, str], float] | None = None,
     solver=None,
-    rtol: float = 1e-8,
+    rtol: float = 1e-6,
     return_fields: bool = False,
 ) -> tuple[TransportResult, ...]:
     """Solve steady conduction along one or more axes and return effective properties.
@@ -322,11 +325,10 @@ def solve_transport(
         raise InvalidInputError(f"rtol must be in (0, 1), got {rtol!r}")
     solve = get_solver(solver)
     solver_name = getattr(solve, "name", type(solve).__name__)
-    check_memory(micro.labels.size)
-
     conducting = [name for name in micro.phases if table.get(name, 0.0) > 0]
     fractions = micro.volume_fractions()
     eps = sum(fractions[name] for name in conducting)
+    check_memory(micro.labels.size, int(round(eps * micro.labels.size)))
     sigma_0 = sum(fractions[name] * table[name] for name in conducting) / eps if eps > 0 else max(table.values())
     phase_name = "+".join(conducting)
 

@@ -28,14 +28,6 @@ from scipy.sparse import csgraph
 from microsim.errors import InvalidInputError
 from microsim.microstructure import Microstructure
 
-# Column slot of each neighbour in a row, in increasing column order:
-# -axis0, -axis1, -axis2, diagonal, +axis2, +axis1, +axis0, then periodic partners.
-_MINUS_SLOT = (0, 1, 2)
-_PLUS_SLOT = (6, 5, 4)
-_DIAG_SLOT = 3
-_WRAP_SLOT = (7, 8, 9)
-
-
 def _axis_slices(axis: int, lo: int | None, hi: int | None) -> tuple[slice, ...]:
     index = [slice(None)] * 3
     index[axis] = slice(lo, hi)
@@ -189,37 +181,46 @@ class ConductanceNetwork:
         return index, 2.0 * self.sigma[index] * self.face_area(axis) / self.voxel_size[axis]
 
     # -- the system ----------------------------------------------------------------
+    def _faces(self, a: int, keep: np.ndarray, index: np.ndarray, *, wrap: bool = False):
+        """Rows of the two voxels and conductance [S] of every conducting face along ``a``.
+
+        Inside the box (``wrap=False``) the first row is always the smaller; with
+        ``wrap=True`` the faces are those joining the last and first slabs (periodic).
+        """
+        if wrap:
+            first, second = _axis_slices(a, -1, None), _axis_slices(a, 0, 1)
+        else:
+            first, second = _axis_slices(a, 0, -1), _axis_slices(a, 1, None)
+        pick = keep[first] & keep[second]
+        return index[first][pick], index[second][pick], self.face_conductance(a, first, second, pick)
+
+    def _axes_with_faces(self, axis: int) -> tuple[list[int], list[int]]:
+        inside = [a for a in range(3) if self.shape[a] > 1]
+        wrapped = [a for a in range(3) if self.periodic and a != axis and self.shape[a] > 2]
+        return inside, wrapped
+
     def assemble(self, axis: int, keep: np.ndarray) -> "LinearSystem":
         """Conductance matrix and right-hand side for phi = 1 / 0 on the faces of ``axis``.
 
         Only voxels in ``keep`` (normally :meth:`spanning_mask`) are unknowns; each
         must be conducting and connected to both faces, so the matrix is SPD.
+
+        The CSR arrays are filled in place in two passes over the faces (row counts
+        and diagonal, then the entries in increasing column order), so the peak memory
+        is the matrix plus the faces of one axis: no COO triplets, no dense slots.
         """
-        index = np.full(self.shape, -1, dtype=np.int32)
         n = int(np.count_nonzero(keep))
+        index = np.full(self.shape, -1, dtype=np.int32)
         index[keep] = np.arange(n, dtype=np.int32)
-        n_slots = 10 if self.periodic else 7
-        values = np.zeros((n, n_slots))
-        columns = np.zeros((n, n_slots), dtype=np.int32)
+        inside, wrapped = self._axes_with_faces(axis)
+        everything = [(a, False) for a in inside] + [(a, True) for a in wrapped]
+
+        counts = np.ones(n, dtype=np.int64)
         diagonal = np.zeros(n)
-
-        def couple(a: int, first: tuple, second: tuple, slot_first: int, slot_second: int) -> None:
-            pick = keep[first] & keep[second]
-            rows_first = index[first][pick]
-            rows_second = index[second][pick]
-            g = self.face_conductance(a, first, second, pick)
-            values[rows_first, slot_first] = -g
-            columns[rows_first, slot_first] = rows_second
-            values[rows_second, slot_second] = -g
-            columns[rows_second, slot_second] = rows_first
-            diagonal[:] += np.bincount(rows_first, g, n) + np.bincount(rows_second, g, n)
-
-        for a in range(3):
-            if self.shape[a] > 1:
-                couple(a, _axis_slices(a, 0, -1), _axis_slices(a, 1, None), _PLUS_SLOT[a], _MINUS_SLOT[a])
-            if self.periodic and a != axis and self.shape[a] > 2:
-                couple(a, _axis_slices(a, -1, None), _axis_slices(a, 0, 1), _WRAP_SLOT[a], _WRAP_SLOT[a])
-
+        for a, wrap in everything:
+            low, high, g = self._faces(a, keep, index, wrap=wrap)
+            counts += np.bincount(low, minlength=n) + np.bincount(high, minlength=n)
+            diagonal += np.bincount(low, g, n) + np.bincount(high, g, n)
         rhs = np.zeros(n)
         for side, potential in ((0, 1.0), (-1, 0.0)):
             face, g = self.boundary_conductance(axis, side)
@@ -227,20 +228,41 @@ class ConductanceNetwork:
             rows = index[face][pick]
             diagonal[rows] += g[pick]
             rhs[rows] += g[pick] * potential
-        values[:, _DIAG_SLOT] = diagonal
-        columns[:, _DIAG_SLOT] = np.arange(n, dtype=np.int32)
 
-        present = values != 0
-        indptr = np.zeros(n + 1, dtype=np.int64 if present.sum() >= 2**31 else np.int32)
-        np.cumsum(present.sum(axis=1), out=indptr[1:])
-        matrix = sp.csr_matrix((values[present], columns[present], indptr), shape=(n, n))
-        del values, columns, present
-        if self.periodic:
+        nnz = int(counts.sum())
+        indptr = np.zeros(n + 1, dtype=np.int64 if nnz >= 2**31 else np.int32)
+        np.cumsum(counts, out=indptr[1:])
+        del counts
+        data = np.empty(nnz)
+        indices = np.empty(nnz, dtype=np.int32)
+        cursor = indptr[:-1].astype(np.int64)
+
+        def put(rows: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None:
+            at = cursor[rows]  # a row appears at most once per call
+            data[at] = values
+            indices[at] = columns
+            cursor[rows] += 1
+
+        # In C order a row's columns increase as: -axis0, -axis1, -axis2 neighbours,
+        # the diagonal, +axis2, +axis1, +axis0 neighbours; periodic partners go last
+        # and the rows are sorted afterwards.
+        for a in inside:
+            low, high, g = self._faces(a, keep, index)
+            put(high, low, -g)
+        rows = np.arange(n, dtype=np.int32)
+        put(rows, rows, diagonal)
+        del rows, diagonal
+        for a in reversed(inside):
+            low, high, g = self._faces(a, keep, index)
+            put(low, high, -g)
+        for a in wrapped:
+            low, high, g = self._faces(a, keep, index, wrap=True)
+            put(low, high, -g)
+            put(high, low, -g)
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+        if wrapped:
             matrix.has_sorted_indices = False
-            matrix.sum_duplicates()
-        else:
-            matrix.has_sorted_indices = True
-            matrix.has_canonical_format = True
+            matrix.sort_indices()
         return LinearSystem(matrix=matrix, rhs=rhs, index=index, keep=keep, axis=axis)
 
 

@@ -70,7 +70,7 @@ def conjugate_gradient(
     preconditioner: Callable[[np.ndarray], np.ndarray],
     *,
     x0: np.ndarray | None = None,
-    rtol: float = 1e-8,
+    rtol: float = 1e-6,
     maxiter: int = 500,
 ) -> tuple[np.ndarray, int, bool]:
     """Preconditioned conjugate gradients to ||b - A x|| <= rtol ||b||.
@@ -102,11 +102,10 @@ def conjugate_gradient(
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Level:
-    """One level of a multigrid hierarchy: operator, prolongator P and restriction R = P^T."""
+    """One level of a multigrid hierarchy: operator A and prolongator P (restriction is P^T)."""
 
     A: sp.csr_matrix
     P: sp.csr_matrix
-    R: sp.csr_matrix
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -134,6 +133,16 @@ def _absolute_row_sums(matrix: sp.csr_matrix) -> np.ndarray:
     return sums
 
 
+def _galerkin_product(matrix: sp.csr_matrix, prolongator: sp.csr_matrix, *, rows_per_block: int = 1 << 20):
+    """P^T A P, summed over blocks of fine rows so that A P is never held whole."""
+    result = None
+    for start in range(0, matrix.shape[0], rows_per_block):
+        block = slice(start, min(start + rows_per_block, matrix.shape[0]))
+        part = (prolongator[block].T @ (matrix[block] @ prolongator)).tocsr()
+        result = part if result is None else result + part
+    return result
+
+
 def smoothed_aggregation(
     matrix, *, theta: float = 0.0, omega: float = 4.0 / 3.0, max_coarse: int = 1000, max_levels: int = 20
 ) -> Hierarchy:
@@ -145,7 +154,7 @@ def smoothed_aggregation(
     W_ii = 1 / sum_j |a_ij| (Gershgorin: a local bound of the spectral radius of
     D^-1 A, as pyamg's "local" weighting, for free where pyamg's default runs Arnoldi
     iterations and its "local" option is slow on BSR matrices); Galerkin coarse operator
-    R A P with R = P^T. Everything stays CSR (pyamg keeps 1x1-block BSR, whose
+    P^T A P. Everything stays CSR (pyamg keeps 1x1-block BSR, whose
     products are several times slower in SciPy).
 
     References
@@ -166,14 +175,16 @@ def smoothed_aggregation(
         aggregates, _ = standard_aggregation(strength)
         if aggregates.shape[1] in (0, A.shape[0]):
             break
+        del strength
         tentative, candidates = fit_candidates(aggregates, candidates)
         tentative = sp.csr_matrix(tentative)
+        del aggregates
         smoothing = A @ tentative
         smoothing.data *= np.repeat(omega / _absolute_row_sums(A), np.diff(smoothing.indptr))
         prolongator = (tentative - smoothing).tocsr()
-        restriction = prolongator.T.tocsr()
-        levels.append(Level(A, prolongator, restriction))
-        A = (restriction @ (A @ prolongator)).tocsr()
+        del tentative, smoothing
+        levels.append(Level(A, prolongator))
+        A = _galerkin_product(A, prolongator)
     dense = A.toarray().astype(np.float64)
     factor = scipy.linalg.cho_factor(dense)
     return Hierarchy(tuple(levels), factor, A.shape[0])
@@ -193,7 +204,7 @@ def v_cycle(hierarchy: Hierarchy, rhs: np.ndarray, level: int = 0, *, sweeps: in
     current = hierarchy.levels[level]
     x = np.zeros_like(rhs)
     gauss_seidel(current.A, x, rhs, sweep="forward", iterations=sweeps)
-    coarse_rhs = current.R @ (rhs - current.A @ x)
+    coarse_rhs = current.P.T @ (rhs - current.A @ x)
     x += current.P @ v_cycle(hierarchy, coarse_rhs, level + 1, sweeps=sweeps)
     gauss_seidel(current.A, x, rhs, sweep="backward", iterations=sweeps)
     return x
@@ -223,7 +234,7 @@ class AMGSolver:
         Size below which the coarsest level is solved by dense Cholesky.
     """
 
-    rtol: float = 1e-8
+    rtol: float = 1e-6
     maxiter: int = 500
     float32: bool = True
     theta: float = 0.0
@@ -235,7 +246,9 @@ class AMGSolver:
 
     def setup(self, matrix) -> Callable[[np.ndarray], np.ndarray]:
         """Build the multigrid hierarchy of ``matrix``; return r -> V-cycle(r)."""
-        work = matrix.astype(np.float32) if self.float32 else matrix
+        work = matrix
+        if self.float32:  # single-precision values, the index arrays shared with the float64 matrix
+            work = sp.csr_matrix((matrix.data.astype(np.float32), matrix.indices, matrix.indptr), shape=matrix.shape)
         hierarchy = smoothed_aggregation(work, theta=self.theta, omega=self.omega, max_coarse=self.max_coarse)
         dtype = work.dtype
 
