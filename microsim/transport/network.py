@@ -205,22 +205,65 @@ class ConductanceNetwork:
         Only voxels in ``keep`` (normally :meth:`spanning_mask`) are unknowns; each
         must be conducting and connected to both faces, so the matrix is SPD.
 
-        The CSR arrays are filled in place in two passes over the faces (row counts
-        and diagonal, then the entries in increasing column order), so the peak memory
-        is the matrix plus the faces of one axis: no COO triplets, no dense slots.
+        The CSR arrays are filled in place: a first pass counts each row's
+        neighbours, a second computes each axis's face conductances once and writes
+        them where they belong in column order, so the peak memory is the matrix plus
+        the faces of one axis (no COO triplets, no dense slots).
         """
         n = int(np.count_nonzero(keep))
         index = np.full(self.shape, -1, dtype=np.int32)
         index[keep] = np.arange(n, dtype=np.int32)
         inside, wrapped = self._axes_with_faces(axis)
-        everything = [(a, False) for a in inside] + [(a, True) for a in wrapped]
 
-        counts = np.ones(n, dtype=np.int64)
+        # pass 1: neighbours below (lower column) and above each row's diagonal
+        below = np.zeros(n, dtype=np.int64)
+        above = np.zeros(n, dtype=np.int64)
+        for a in inside:
+            first, second = _axis_slices(a, 0, -1), _axis_slices(a, 1, None)
+            pick = keep[first] & keep[second]
+            above += np.bincount(index[first][pick], minlength=n)
+            below += np.bincount(index[second][pick], minlength=n)
+        wraps = np.zeros(n, dtype=np.int64)
+        for a in wrapped:
+            first, second = _axis_slices(a, -1, None), _axis_slices(a, 0, 1)
+            pick = keep[first] & keep[second]
+            wraps += np.bincount(index[first][pick], minlength=n) + np.bincount(index[second][pick], minlength=n)
+
+        nnz = n + int(below.sum() + above.sum() + wraps.sum())
+        indptr = np.zeros(n + 1, dtype=np.int64 if nnz >= 2**31 else np.int32)
+        np.cumsum(1 + below + above + wraps, out=indptr[1:])
+        data = np.empty(nnz)
+        indices = np.empty(nnz, dtype=np.int32)
+        # In C order a row's columns increase as: the -axis0, -axis1, -axis2
+        # neighbours, the diagonal, +axis2, +axis1, +axis0; periodic partners go
+        # last and such rows are sorted afterwards. Lower neighbours fill upwards from
+        # the row start, upper ones downwards from the diagonal's far side.
+        lower_cursor = indptr[:-1].astype(np.int64)
+        diagonal_at = lower_cursor + below
+        upper_cursor = diagonal_at + above
+        wrap_cursor = upper_cursor + 1
+        del below, above, wraps
         diagonal = np.zeros(n)
-        for a, wrap in everything:
-            low, high, g = self._faces(a, keep, index, wrap=wrap)
-            counts += np.bincount(low, minlength=n) + np.bincount(high, minlength=n)
+
+        def put(at: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None:
+            data[at] = values
+            indices[at] = columns
+
+        for a in inside:
+            low, high, g = self._faces(a, keep, index)
+            put(lower_cursor[high], low, -g)
+            lower_cursor[high] += 1
+            put(upper_cursor[low], high, -g)
+            upper_cursor[low] -= 1
             diagonal += np.bincount(low, g, n) + np.bincount(high, g, n)
+        for a in wrapped:
+            low, high, g = self._faces(a, keep, index, wrap=True)
+            for rows, columns in ((low, high), (high, low)):
+                put(wrap_cursor[rows], columns, -g)
+                wrap_cursor[rows] += 1
+            diagonal += np.bincount(low, g, n) + np.bincount(high, g, n)
+        del lower_cursor, upper_cursor, wrap_cursor
+
         rhs = np.zeros(n)
         for side, potential in ((0, 1.0), (-1, 0.0)):
             face, g = self.boundary_conductance(axis, side)
@@ -228,37 +271,9 @@ class ConductanceNetwork:
             rows = index[face][pick]
             diagonal[rows] += g[pick]
             rhs[rows] += g[pick] * potential
+        put(diagonal_at, np.arange(n, dtype=np.int32), diagonal)
+        del diagonal, diagonal_at
 
-        nnz = int(counts.sum())
-        indptr = np.zeros(n + 1, dtype=np.int64 if nnz >= 2**31 else np.int32)
-        np.cumsum(counts, out=indptr[1:])
-        del counts
-        data = np.empty(nnz)
-        indices = np.empty(nnz, dtype=np.int32)
-        cursor = indptr[:-1].astype(np.int64)
-
-        def put(rows: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None:
-            at = cursor[rows]  # a row appears at most once per call
-            data[at] = values
-            indices[at] = columns
-            cursor[rows] += 1
-
-        # In C order a row's columns increase as: -axis0, -axis1, -axis2 neighbours,
-        # the diagonal, +axis2, +axis1, +axis0 neighbours; periodic partners go last
-        # and the rows are sorted afterwards.
-        for a in inside:
-            low, high, g = self._faces(a, keep, index)
-            put(high, low, -g)
-        rows = np.arange(n, dtype=np.int32)
-        put(rows, rows, diagonal)
-        del rows, diagonal
-        for a in reversed(inside):
-            low, high, g = self._faces(a, keep, index)
-            put(low, high, -g)
-        for a in wrapped:
-            low, high, g = self._faces(a, keep, index, wrap=True)
-            put(low, high, -g)
-            put(high, low, -g)
         matrix = sp.csr_matrix((data, indices, indptr), shape=(n, n))
         if wrapped:
             matrix.has_sorted_indices = False

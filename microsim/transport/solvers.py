@@ -13,8 +13,9 @@ Two ship with microsim:
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
-import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +26,6 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from microsim.errors import ConvergenceError, InvalidInputError, MissingDependencyError
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -133,18 +132,31 @@ def _absolute_row_sums(matrix: sp.csr_matrix) -> np.ndarray:
     return sums
 
 
-def _galerkin_product(matrix: sp.csr_matrix, prolongator: sp.csr_matrix, *, rows_per_block: int = 1 << 20):
-    """P^T A P, summed over blocks of fine rows so that A P is never held whole."""
-    result = None
-    for start in range(0, matrix.shape[0], rows_per_block):
-        block = slice(start, min(start + rows_per_block, matrix.shape[0]))
-        part = (prolongator[block].T @ (matrix[block] @ prolongator)).tocsr()
-        result = part if result is None else result + part
-    return result
+def _row_blocks(n: int, rows_per_block: int, workers: int) -> list[slice]:
+    """Contiguous row blocks of at most ``rows_per_block`` rows, a multiple of ``workers`` of them."""
+    count = -(-n // rows_per_block)
+    count = -(-count // workers) * workers
+    edges = np.linspace(0, n, count + 1).astype(np.int64)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _tree_sum(parts: list, pool) -> sp.csr_matrix:
+    """Sum sparse matrices pairwise, each round's additions in parallel."""
+    while len(parts) > 1:
+        pairs = [parts[i : i + 2] for i in range(0, len(parts), 2)]
+        parts = list(pool.map(lambda pair: pair[0] + pair[1] if len(pair) == 2 else pair[0], pairs))
+    return parts[0]
 
 
 def smoothed_aggregation(
-    matrix, *, theta: float = 0.0, omega: float = 4.0 / 3.0, max_coarse: int = 1000, max_levels: int = 20
+    matrix,
+    *,
+    theta: float = 0.0,
+    omega: float = 1.6,
+    max_coarse: int = 1000,
+    max_levels: int = 20,
+    workers: int = 1,
+    rows_per_block: int = 1 << 19,
 ) -> Hierarchy:
     """Build a smoothed-aggregation AMG hierarchy with pyamg's strength and aggregation kernels.
 
@@ -157,36 +169,62 @@ def smoothed_aggregation(
     P^T A P. Everything stays CSR (pyamg keeps 1x1-block BSR, whose
     products are several times slower in SciPy).
 
+    The sparse products run over blocks of ``rows_per_block`` fine rows, on
+    ``workers`` threads (SciPy's sparse kernels release the GIL), so A P is never
+    held whole: P^T A P = sum_b P_b^T (A_b P).
+
     References
     ----------
     Vanek, Mandel, Brezina, "Algebraic multigrid by smoothed aggregation for second
     and fourth order elliptic problems", Computing 56 (1996) 179, doi:10.1007/BF02238511
     """
-    from pyamg.aggregation import fit_candidates, standard_aggregation
-    from pyamg.strength import symmetric_strength_of_connection
+    try:
+        from pyamg.aggregation import fit_candidates, standard_aggregation
+        from pyamg.strength import symmetric_strength_of_connection
+    except ImportError:  # pragma: no cover - pyamg is a core dependency
+        raise MissingDependencyError("the AMG solver needs pyamg: pip install pyamg") from None
 
     A = sp.csr_matrix(matrix)
     candidates = np.ones((A.shape[0], 1), dtype=A.dtype)
     levels: list[Level] = []
-    while A.shape[0] > max_coarse and len(levels) < max_levels - 1:
-        # theta = 0 keeps every off-diagonal entry, so A's own pattern is the strength
-        # graph (same aggregates, and pyamg's strength pass would cost more than the rest)
-        strength = A if theta == 0 else symmetric_strength_of_connection(A, theta)
-        aggregates, _ = standard_aggregation(strength)
-        if aggregates.shape[1] in (0, A.shape[0]):
-            break
-        del strength
-        tentative, candidates = fit_candidates(aggregates, candidates)
-        tentative = sp.csr_matrix(tentative)
-        del aggregates
-        smoothing = A @ tentative
-        smoothing.data *= np.repeat(omega / _absolute_row_sums(A), np.diff(smoothing.indptr))
-        prolongator = (tentative - smoothing).tocsr()
-        del tentative, smoothing
-        levels.append(Level(A, prolongator))
-        A = _galerkin_product(A, prolongator)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while A.shape[0] > max_coarse and len(levels) < max_levels - 1:
+            # theta = 0 keeps every off-diagonal entry, so A's own pattern is the
+            # strength graph (same aggregates; pyamg's strength pass costs more than the rest)
+            strength = A if theta == 0 else symmetric_strength_of_connection(A, theta)
+            aggregates, _ = standard_aggregation(strength)
+            del strength
+            if aggregates.shape[1] in (0, A.shape[0]):
+                break
+            tentative, candidates = fit_candidates(aggregates, candidates)
+            tentative = sp.csr_matrix(tentative)
+            del aggregates
+            weights = omega / _absolute_row_sums(A)
+            blocks = _row_blocks(A.shape[0], rows_per_block, max(1, workers))
+
+            def smoothed(block: slice, A=A, tentative=tentative, weights=weights) -> sp.csr_matrix:
+                product = A[block] @ tentative
+                product.data *= np.repeat(weights[block], np.diff(product.indptr))
+                return (tentative[block] - product).tocsr()
+
+            pieces = list(pool.map(smoothed, blocks))
+            del tentative, weights
+            prolongator = sp.vstack(pieces, format="csr")
+
+            def galerkin(item, A=A, prolongator=prolongator) -> sp.csr_matrix:
+                block, piece = item
+                return (piece.T @ (A[block] @ prolongator)).tocsr()
+
+            parts = list(pool.map(galerkin, zip(blocks, pieces)))
+            del pieces
+            levels.append(Level(A, prolongator))
+            A = _tree_sum(parts, pool).tocsr()
+            del parts
     dense = A.toarray().astype(np.float64)
-    factor = scipy.linalg.cho_factor(dense)
+    try:
+        factor = ("cholesky", scipy.linalg.cho_factor(dense))
+    except np.linalg.LinAlgError:  # round-off made the single-precision coarse matrix semi-definite
+        factor = ("pseudo-inverse", scipy.linalg.pinvh(dense))
     return Hierarchy(tuple(levels), factor, A.shape[0])
 
 
@@ -200,7 +238,9 @@ def v_cycle(hierarchy: Hierarchy, rhs: np.ndarray, level: int = 0, *, sweeps: in
     from pyamg.relaxation.relaxation import gauss_seidel
 
     if level == len(hierarchy.levels):
-        return scipy.linalg.cho_solve(hierarchy.coarse, rhs.astype(np.float64)).astype(rhs.dtype)
+        kind, factor = hierarchy.coarse
+        solution = scipy.linalg.cho_solve(factor, rhs.astype(np.float64)) if kind == "cholesky" else factor @ rhs
+        return solution.astype(rhs.dtype)
     current = hierarchy.levels[level]
     x = np.zeros_like(rhs)
     gauss_seidel(current.A, x, rhs, sweep="forward", iterations=sweeps)
@@ -232,6 +272,10 @@ class AMGSolver:
         Prolongator smoothing weight (scaled by the Gershgorin bound of D^-1 A).
     max_coarse : int
         Size below which the coarsest level is solved by dense Cholesky.
+    sweeps : int
+        Gauss-Seidel sweeps before (forward) and after (backward) each coarse correction.
+    workers : int or None
+        Threads for the sparse products (default: every CPU available to the process).
     """
 
     rtol: float = 1e-6
@@ -241,15 +285,28 @@ class AMGSolver:
     omega: float = 1.6
     max_coarse: int = 1000
     sweeps: int = 1
+    workers: int | None = None
 
     name = "pyamg"
+
+    @property
+    def worker_count(self) -> int:
+        """Threads for the sparse products: ``workers``, else the CPUs this process may use."""
+        if self.workers is not None:
+            return max(1, int(self.workers))
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return os.cpu_count() or 1
 
     def setup(self, matrix) -> Callable[[np.ndarray], np.ndarray]:
         """Build the multigrid hierarchy of ``matrix``; return r -> V-cycle(r)."""
         work = matrix
         if self.float32:  # single-precision values, the index arrays shared with the float64 matrix
             work = sp.csr_matrix((matrix.data.astype(np.float32), matrix.indices, matrix.indptr), shape=matrix.shape)
-        hierarchy = smoothed_aggregation(work, theta=self.theta, omega=self.omega, max_coarse=self.max_coarse)
+        hierarchy = smoothed_aggregation(
+            work, theta=self.theta, omega=self.omega, max_coarse=self.max_coarse, workers=self.worker_count
+        )
         dtype = work.dtype
 
         def apply(residual: np.ndarray) -> np.ndarray:
