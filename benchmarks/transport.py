@@ -268,7 +268,38 @@ def results_markdown(rows: list[dict], argv: list[str]) -> str:
                     f"| {t['tau']:.4f} | {o['tau']:.4f} | {100 * (o['tau'] / t['tau'] - 1):+.3f} % "
                     f"| {o['total_s']:.2f} | {t['total_s'] / o['total_s']:.1f}× |"
                 )
+    lines += ["", "## Against the targets (computed from the tables above)", ""] + verdicts(rows)
     return "\n".join(lines) + "\n"
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    """One line per target of the transport issue, judged on this run's numbers."""
+    out = []
+    for row in rows:
+        o = row["ours"]
+        where = f"{row['case']} {row['n']}³"
+        if "taufactor" in row:
+            t = row["taufactor"]
+            diff = abs(o["tau"] / t["tau"] - 1)
+            out.append(f"- {where}: tau differs from TauFactor's by {100 * diff:.3f} % (target ≤ 0.3 %: "
+                       f"{'met' if diff <= 0.003 else 'NOT met'})")
+            if row["n"] == 200:
+                speed = t["total_s"] / o["total_s"]
+                out.append(f"- {where}: {speed:.1f}× faster than TauFactor (target ≥ 5×: "
+                           f"{'met' if speed >= 5 else 'NOT met'})")
+        if "pyamg" in row and row["n"] == 200:
+            speed = row["pyamg"]["total_s"] / (o["setup_s"] + o["solve_s"])
+            out.append(f"- {where}: {speed:.1f}× faster than straightforward pyamg SA + CG on the same matrix "
+                       f"(target ≥ 3×: {'met' if speed >= 3 else 'NOT met'})")
+        per_voxel = o["peak_mb"] * 2**20 / row["voxels"]
+        if row["n"] >= 200:
+            out.append(f"- {where}: peak {per_voxel:.0f} bytes per voxel of the box (target ≤ 150: "
+                       f"{'met' if per_voxel <= 150 else 'NOT met'}); at this rate a 512³ volume needs "
+                       f"{per_voxel * 512**3 / 2**30:.1f} GiB")
+        if row["n"] == 512:
+            out.append(f"- {where}: solved on this machine in {o['total_s']:.0f} s with a peak of "
+                       f"{o['peak_mb'] / 1024:.1f} GiB")
+    return out
 
 
 if __name__ == "__main__":

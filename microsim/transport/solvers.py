@@ -101,10 +101,18 @@ def conjugate_gradient(
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Level:
-    """One level of a multigrid hierarchy: operator A and prolongator P (restriction is P^T)."""
+    """One level of a multigrid hierarchy: operator A and restriction R = P^T.
+
+    Only R is stored, as CSR; the prolongator P is its transpose view (CSC), which
+    SciPy multiplies faster than a CSR copy of P would, at no extra memory.
+    """
 
     A: sp.csr_matrix
-    P: sp.csr_matrix
+    R: sp.csr_matrix
+
+    @property
+    def P(self):
+        return self.R.T
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -217,7 +225,8 @@ def smoothed_aggregation(
 
             parts = list(pool.map(galerkin, zip(blocks, pieces)))
             del pieces
-            levels.append(Level(A, prolongator))
+            levels.append(Level(A, prolongator.T.tocsr()))
+            del prolongator
             A = _tree_sum(parts, pool).tocsr()
             del parts
     dense = A.toarray().astype(np.float64)
@@ -244,7 +253,7 @@ def v_cycle(hierarchy: Hierarchy, rhs: np.ndarray, level: int = 0, *, sweeps: in
     current = hierarchy.levels[level]
     x = np.zeros_like(rhs)
     gauss_seidel(current.A, x, rhs, sweep="forward", iterations=sweeps)
-    coarse_rhs = current.P.T @ (rhs - current.A @ x)
+    coarse_rhs = current.R @ (rhs - current.A @ x)
     x += current.P @ v_cycle(hierarchy, coarse_rhs, level + 1, sweeps=sweeps)
     gauss_seidel(current.A, x, rhs, sweep="backward", iterations=sweeps)
     return x
