@@ -84,7 +84,7 @@ def child_microsim(path: str, phase: str, axis: int) -> dict:
     current = float(np.where(keep[face], g * potential[face], 0.0).sum())
     n = labels.shape[axis]
     sigma_eff = current * n / (labels.size / n) / 1e-6
-    eps = float(np.count_nonzero(network.sigma > 0)) / labels.size
+    eps = network.conducting_voxels / labels.size
     return {
         "unknowns": int(system.matrix.shape[0]), "eps": eps, "assembly_s": t1 - t0,
         "setup_s": info.setup_seconds, "solve_s": info.solve_seconds, "iterations": info.iterations,

@@ -35,13 +35,7 @@ import numpy as np
 
 from microsim.errors import InvalidInputError, PercolationWarning, ResourceError
 from microsim.microstructure import Microstructure
-from microsim.transport.network import (
-    ConductanceNetwork,
-    LinearSystem,
-    _axis_slices,
-    build_network,
-    check_conductivities,
-)
+from microsim.transport.network import ConductanceNetwork, LinearSystem, build_network, check_conductivities
 from microsim.transport.solvers import get_solver, require_converged
 
 log = logging.getLogger(__name__)
@@ -236,13 +230,11 @@ def _currents_and_fields(
         return current_in, current_out, None
 
     density = np.zeros(keep.shape + (3,))
+    inside, wrapped = network.face_axes(axis)
     for a in range(3):
         area = network.face_area(a)
         component = density[..., a]
-        inside, wrapped = network._axes_with_faces(axis)
-        pairs = [(_axis_slices(a, 0, -1), _axis_slices(a, 1, None))] if a in inside else []
-        if a in wrapped:
-            pairs.append((_axis_slices(a, -1, None), _axis_slices(a, 0, 1)))
+        pairs = [network.face_selection(a, wrap=wrap) for wrap, axes in ((False, inside), (True, wrapped)) if a in axes]
         for first, second in pairs:
             pick = keep[first] & keep[second]
             g = network.face_conductance(a, first, second, pick)
@@ -344,7 +336,7 @@ def solve_transport(
     )
     shared_seconds = time.perf_counter() - start
     log.info("conductance network of %s: %d voxels, %.2f s", phase_name, micro.labels.size, shared_seconds)
-    phase_voxels = int(np.count_nonzero(network.sigma > 0))
+    phase_voxels = network.conducting_voxels
 
     results = []
     for axis in axis_list:

@@ -79,8 +79,9 @@ class ConductanceNetwork:
 
     Attributes
     ----------
-    sigma : (n0, n1, n2) float64 ndarray [S/m]
-        Conductivity per voxel (0 = blocking).
+    conductivity : (n_labels,) float64 ndarray [S/m]
+        Conductivity of each label (0 = blocking); a voxel's is ``conductivity[labels]``,
+        looked up where needed rather than stored per voxel (8 bytes a voxel saved).
     voxel_size : 3 floats [m]
     labels, grains : (n0, n1, n2) int ndarrays (grains may be None)
     grain_boundary : dict label -> R [Ohm m^2]
@@ -94,7 +95,7 @@ class ConductanceNetwork:
         periodic merging.
     """
 
-    sigma: np.ndarray
+    conductivity: np.ndarray
     voxel_size: tuple[float, float, float]
     labels: np.ndarray
     grains: np.ndarray | None
@@ -106,7 +107,12 @@ class ConductanceNetwork:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.sigma.shape  # type: ignore[return-value]
+        return self.labels.shape  # type: ignore[return-value]
+
+    @property
+    def conducting_voxels(self) -> int:
+        """Number of voxels with sigma > 0."""
+        return int(np.count_nonzero(self.components))
 
     def face_area(self, axis: int) -> float:
         """Area [m^2] of a voxel face normal to ``axis``."""
@@ -157,20 +163,18 @@ class ConductanceNetwork:
         over those selections.
         """
         h = self.voxel_size[axis]
-        s1 = self.sigma[first][pick]
-        s2 = self.sigma[second][pick]
-        resistance = h / (2.0 * s1) + h / (2.0 * s2)
+        l1 = self.labels[first][pick]
+        l2 = self.labels[second][pick]
+        half = np.full(self.conductivity.shape, np.inf)  # per label; inf for blocking labels
+        np.divide(h, 2.0 * self.conductivity, out=half, where=self.conductivity > 0)
+        resistance = half[l1] + half[l2]
         if self.grain_boundary and self.grains is not None:
-            l1 = self.labels[first][pick]
-            l2 = self.labels[second][pick]
             g1 = self.grains[first][pick]
             g2 = self.grains[second][pick]
             boundary = (l1 == l2) & (g1 != g2)
             for label, r in self.grain_boundary.items():
                 resistance += np.where(boundary & (l1 == label), r, 0.0)
         if self.pair_resistance:
-            l1 = self.labels[first][pick]
-            l2 = self.labels[second][pick]
             for (a, b), r in self.pair_resistance.items():
                 resistance += np.where((l1 == a) & (l2 == b), r, 0.0)
         return self.face_area(axis) / resistance
@@ -178,26 +182,36 @@ class ConductanceNetwork:
     def boundary_conductance(self, axis: int, side: int) -> tuple[np.ndarray, np.ndarray]:
         """Voxel mask and conductance [S] to the Dirichlet face ``side`` (0 inlet, -1 outlet)."""
         index = _axis_slices(axis, 0, 1) if side == 0 else _axis_slices(axis, -1, None)
-        return index, 2.0 * self.sigma[index] * self.face_area(axis) / self.voxel_size[axis]
+        return index, 2.0 * self.conductivity[self.labels[index]] * self.face_area(axis) / self.voxel_size[axis]
 
     # -- the system ----------------------------------------------------------------
-    def _faces(self, a: int, keep: np.ndarray, index: np.ndarray, *, wrap: bool = False):
-        """Rows of the two voxels and conductance [S] of every conducting face along ``a``.
+    def face_axes(self, axis: int) -> tuple[list[int], list[int]]:
+        """For transport along ``axis``: the axes with faces inside the box, and those wrapped.
 
-        Inside the box (``wrap=False``) the first row is always the smaller; with
-        ``wrap=True`` the faces are those joining the last and first slabs (periodic).
+        Side axes wrap when ``periodic`` (and have at least 3 voxels, so that the
+        wrapped neighbour is a new one); the transport axis never does.
         """
-        if wrap:
-            first, second = _axis_slices(a, -1, None), _axis_slices(a, 0, 1)
-        else:
-            first, second = _axis_slices(a, 0, -1), _axis_slices(a, 1, None)
-        pick = keep[first] & keep[second]
-        return index[first][pick], index[second][pick], self.face_conductance(a, first, second, pick)
-
-    def _axes_with_faces(self, axis: int) -> tuple[list[int], list[int]]:
         inside = [a for a in range(3) if self.shape[a] > 1]
         wrapped = [a for a in range(3) if self.periodic and a != axis and self.shape[a] > 2]
         return inside, wrapped
+
+    @staticmethod
+    def face_selection(a: int, *, wrap: bool = False) -> tuple[tuple, tuple]:
+        """Selections ``(first, second)`` of the face-neighbour voxels along ``a``.
+
+        Inside the box ``second`` is ``first`` shifted by +1 along ``a``; with ``wrap``
+        they are the last and the first slab (the periodic faces).
+        """
+        if wrap:
+            return _axis_slices(a, -1, None), _axis_slices(a, 0, 1)
+        return _axis_slices(a, 0, -1), _axis_slices(a, 1, None)
+
+    def _faces(self, a: int, keep: np.ndarray, index: np.ndarray, *, wrap: bool = False):
+        """Rows of the two voxels and conductance [S] of every conducting face along ``a``
+        (inside the box the first row is always the smaller)."""
+        first, second = self.face_selection(a, wrap=wrap)
+        pick = keep[first] & keep[second]
+        return index[first][pick], index[second][pick], self.face_conductance(a, first, second, pick)
 
     def assemble(self, axis: int, keep: np.ndarray) -> "LinearSystem":
         """Conductance matrix and right-hand side for phi = 1 / 0 on the faces of ``axis``.
@@ -213,19 +227,19 @@ class ConductanceNetwork:
         n = int(np.count_nonzero(keep))
         index = np.full(self.shape, -1, dtype=np.int32)
         index[keep] = np.arange(n, dtype=np.int32)
-        inside, wrapped = self._axes_with_faces(axis)
+        inside, wrapped = self.face_axes(axis)
 
         # pass 1: neighbours below (lower column) and above each row's diagonal
         below = np.zeros(n, dtype=np.int64)
         above = np.zeros(n, dtype=np.int64)
         for a in inside:
-            first, second = _axis_slices(a, 0, -1), _axis_slices(a, 1, None)
+            first, second = self.face_selection(a)
             pick = keep[first] & keep[second]
             above += np.bincount(index[first][pick], minlength=n)
             below += np.bincount(index[second][pick], minlength=n)
         wraps = np.zeros(n, dtype=np.int64)
         for a in wrapped:
-            first, second = _axis_slices(a, -1, None), _axis_slices(a, 0, 1)
+            first, second = self.face_selection(a, wrap=True)
             pick = keep[first] & keep[second]
             wraps += np.bincount(index[first][pick], minlength=n) + np.bincount(index[second][pick], minlength=n)
 
@@ -278,16 +292,15 @@ class ConductanceNetwork:
         if wrapped:
             matrix.has_sorted_indices = False
             matrix.sort_indices()
-        return LinearSystem(matrix=matrix, rhs=rhs, index=index, keep=keep, axis=axis)
+        return LinearSystem(matrix=matrix, rhs=rhs, keep=keep, axis=axis)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class LinearSystem:
-    """``matrix @ phi = rhs`` for the kept voxels; ``index`` maps voxels to rows (-1 = dropped)."""
+    """``matrix @ phi = rhs`` for the voxels in ``keep``, numbered in C order."""
 
     matrix: sp.csr_matrix
     rhs: np.ndarray
-    index: np.ndarray
     keep: np.ndarray
     axis: int
 
@@ -319,7 +332,6 @@ def build_network(
     table = np.zeros(max_label + 1)
     for name, sigma in conductivities.items():
         table[micro.label_of(name)] = sigma
-    sigma = table[micro.labels]
 
     grain_boundary: dict[int, float] = {}
     for name, r in (grain_boundary_resistance or {}).items():
@@ -337,9 +349,9 @@ def build_network(
         pairs[(a, b)] = pairs[(b, a)] = value
 
     structure = ndimage.generate_binary_structure(3, 1)
-    components, n_components = ndimage.label(sigma > 0, structure=structure, output=np.int32)
+    components, n_components = ndimage.label(table[micro.labels] > 0, structure=structure, output=np.int32)
     return ConductanceNetwork(
-        sigma=sigma,
+        conductivity=table,
         voxel_size=micro.voxel_size,
         labels=micro.labels,
         grains=micro.grains,

@@ -215,16 +215,13 @@ def smoothed_aggregation(
                 product.data *= np.repeat(weights[block], np.diff(product.indptr))
                 return (tentative[block] - product).tocsr()
 
-            pieces = list(pool.map(smoothed, blocks))
+            prolongator = sp.vstack(list(pool.map(smoothed, blocks)), format="csr")
             del tentative, weights
-            prolongator = sp.vstack(pieces, format="csr")
 
-            def galerkin(item, A=A, prolongator=prolongator) -> sp.csr_matrix:
-                block, piece = item
-                return (piece.T @ (A[block] @ prolongator)).tocsr()
+            def galerkin(block: slice, A=A, prolongator=prolongator) -> sp.csr_matrix:
+                return (prolongator[block].T @ (A[block] @ prolongator)).tocsr()
 
-            parts = list(pool.map(galerkin, zip(blocks, pieces)))
-            del pieces
+            parts = list(pool.map(galerkin, blocks))
             levels.append(Level(A, prolongator.T.tocsr()))
             del prolongator
             A = _tree_sum(parts, pool).tocsr()
