@@ -34,6 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RTOL = 1e-6
+NOTES_MARKER = "<!-- notes: kept when the tables above are rewritten -->"
 CASES = {
     "two-phase": {"fractions": {"CAM": 0.38}, "radius_vox": 4, "matrix": "pore", "phase": "CAM", "label": 1},
     "three-phase": {
@@ -187,7 +188,10 @@ def main(argv=None) -> int:
     text = results_markdown(rows, argv if argv is not None else sys.argv[1:])
     print(text)
     if not args.no_write:
-        (HERE / "RESULTS.md").write_text(text)
+        results = HERE / "RESULTS.md"
+        old = results.read_text() if results.exists() else ""
+        notes = old[old.index(NOTES_MARKER):] if NOTES_MARKER in old else ""
+        results.write_text(text + ("\n" + notes if notes else ""))
     return 0
 
 

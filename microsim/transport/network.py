@@ -49,26 +49,21 @@ def check_conductivities(micro: Microstructure, conductivities) -> dict[str, flo
     table: dict[str, float] = {}
     for name, value in spec.items():
         micro.label_of(name)
-        try:
-            sigma = float(value)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"conductivity of {name!r} must be a number [S/m], got {value!r}") from None
-        if not np.isfinite(sigma) or sigma < 0:
-            raise InvalidInputError(f"conductivity of {name!r} must be finite and >= 0 S/m, got {value!r}")
-        table[name] = sigma
+        table[name] = _non_negative(value, f"conductivity of {name!r}", "S/m")
     if not any(v > 0 for v in table.values()):
         raise InvalidInputError(f"no phase conducts: every conductivity in {table} is 0")
     return table
 
 
-def _check_resistance(name: str, value) -> float:
+def _non_negative(value, what: str, unit: str) -> float:
+    """``value`` as a finite float >= 0, or InvalidInputError naming ``what`` and its unit."""
     try:
-        r = float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a number [Ohm m^2], got {value!r}") from None
-    if not np.isfinite(r) or r < 0:
-        raise InvalidInputError(f"{name} must be finite and >= 0 Ohm m^2, got {value!r}")
-    return r
+        raise InvalidInputError(f"{what} must be a number [{unit}], got {value!r}") from None
+    if not np.isfinite(number) or number < 0:
+        raise InvalidInputError(f"{what} must be finite and >= 0 {unit}, got {value!r}")
+    return number
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -335,7 +330,7 @@ def build_network(
 
     grain_boundary: dict[int, float] = {}
     for name, r in (grain_boundary_resistance or {}).items():
-        grain_boundary[micro.label_of(name)] = _check_resistance(f"grain-boundary resistance of {name!r}", r)
+        grain_boundary[micro.label_of(name)] = _non_negative(r, f"grain-boundary resistance of {name!r}", "Ohm m^2")
     if grain_boundary and micro.grains is None:
         raise InvalidInputError("a grain-boundary resistance needs grain ids; this microstructure has none")
     pairs: dict[tuple[int, int], float] = {}
@@ -345,7 +340,7 @@ def build_network(
         a, b = micro.label_of(key[0]), micro.label_of(key[1])
         if a == b:
             raise InvalidInputError(f"interface pair {key!r} names one phase twice; use grain_boundary_resistance")
-        value = _check_resistance(f"interface resistance {key[0]}|{key[1]}", r)
+        value = _non_negative(r, f"interface resistance {key[0]}|{key[1]}", "Ohm m^2")
         pairs[(a, b)] = pairs[(b, a)] = value
 
     structure = ndimage.generate_binary_structure(3, 1)
