@@ -355,7 +355,8 @@ def solve_transport(
                     sigma_bulk=sigma_0, sigma_eff=0.0, tortuosity_factor=math.inf,
                     bruggeman_exponent=math.inf if 0 < eps < 1 else None, macmullin_number=math.inf,
                     current_in=0.0, current_out=0.0, current_balance_error=0.0, iterations=0, residual=0.0,
-                    converged=True, unknowns=0, seconds=time.perf_counter() - t0 + shared_seconds,
+                    converged=True, unknowns=0,
+                    seconds=time.perf_counter() - t0 + (shared_seconds if not results else 0.0),
                     assembly_seconds=0.0, setup_seconds=0.0, solve_seconds=0.0, solver=solver_name,
                     fields=(
                         TransportFields(np.zeros(micro.shape), np.zeros(micro.shape + (3,)), keep)
