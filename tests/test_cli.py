@@ -143,3 +143,20 @@ def test_demo_writes_volume_and_report(tmp_path, capsys):
     assert all(r["percolating"] for r in report["transport"])
     assert main(["demo", "--out", str(out)]) == 1  # no silent overwrite
     one_error_line(capsys, "--force")
+
+
+def test_grain_boundary_and_interface_resistance_options(tmp_path, capsys):
+    from tests.conftest import layered
+
+    grains = layered(0, [4, 4, 4], [1, 2, 3])
+    labels = np.full(grains.shape, 2, np.uint8)
+    path = save_microstructure(Microstructure(labels, 1e-6, grains=grains), tmp_path / "grains.tif")
+    args = ["-q", "analyze", str(path), "--axis", "0", "--sigma", "LLZO=0.1S/m", "--json", "-"]
+    assert main([*args, "--gb-resistance", "LLZO=1ohmcm2"]) == 0
+    record = json.loads(capsys.readouterr().out)["transport"][0]
+    # 1/sigma_eff = 1/sigma + n R / L with n = 2 boundaries, R = 1e-4 Ohm m^2, L = 12 um
+    assert 1 / record["sigma_eff_S_per_m"] == pytest.approx(10 + 2 * 1e-4 / 12e-6, rel=1e-6)
+    assert main([*args, "--interface-resistance", "CAM/LLZO=1ohmcm2", "--periodic"]) == 0
+    assert json.loads(capsys.readouterr().out)["transport"][0]["sigma_eff_S_per_m"] == pytest.approx(0.1, rel=1e-6)
+    assert main([*args, "--interface-resistance", "CAM-LLZO=1ohmcm2"]) == 1
+    one_error_line(capsys, "A/B=VALUE")
