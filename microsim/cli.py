@@ -93,13 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    analyze = sub.add_parser("analyze", help="effective conductivity and tortuosity of a labelled volume")
+    quiet = _Parser(add_help=False)
+    quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress lines on stderr")
+    analyze = sub.add_parser("analyze", parents=[quiet],
+                             help="effective conductivity and tortuosity of a labelled volume")
     analyze.add_argument("input", help="labelled volume: .tif/.tiff stack, .npy or .npz")
     analyze.add_argument("--voxel-size", help="voxel size with unit: 0.4um or 10nm,10nm,20nm (axis 0,1,2)")
     analyze.add_argument("--phases", help="label table, e.g. 0=pore,1=CAM,2=LLZO")
     _add_transport_options(analyze)
 
-    demo = sub.add_parser("demo", help="analyse the built-in composite-cathode volume")
+    demo = sub.add_parser("demo", parents=[quiet], help="analyse the built-in composite-cathode volume")
     demo.add_argument("--out", default="microsim-demo", help="output folder (default ./microsim-demo)")
     demo.add_argument("--force", action="store_true", help="overwrite existing output files")
     return parser
