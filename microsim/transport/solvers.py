@@ -322,10 +322,10 @@ class AMGSolver:
         apply.hierarchy = hierarchy  # type: ignore[attr-defined]
         return apply
 
-    def __call__(self, matrix, rhs, *, x0=None, rtol: float | None = None, preconditioner=None) -> SolveInfo:
+    def __call__(self, matrix, rhs, *, x0=None, rtol: float | None = None) -> SolveInfo:
         tol = self.rtol if rtol is None else rtol
         start = time.perf_counter()
-        apply = preconditioner if preconditioner is not None else self.setup(matrix)
+        apply = self.setup(matrix)
         setup = time.perf_counter() - start
         start = time.perf_counter()
         x, iterations, converged = conjugate_gradient(matrix, rhs, apply, x0=x0, rtol=tol, maxiter=self.maxiter)
@@ -342,7 +342,7 @@ class DirectSolver:
 
     name = "direct"
 
-    def __call__(self, matrix, rhs, *, x0=None, rtol: float | None = None, preconditioner=None) -> SolveInfo:
+    def __call__(self, matrix, rhs, *, x0=None, rtol: float | None = None) -> SolveInfo:
         if matrix.shape[0] > self.max_unknowns:
             raise InvalidInputError(
                 f"the direct solver is meant for <= {self.max_unknowns} unknowns, got {matrix.shape[0]}; use the AMG solver"
