@@ -165,15 +165,15 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(HERE.parent))
     import numpy as np
 
-    from microsim.generate import overlapping_spheres
+    from microsim.generate import generate
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
             spec = CASES[case]
             for n in args.sizes:
-                micro = overlapping_spheres((n, n, n), spec["fractions"], spec["radius_vox"] * 1e-6, voxel_size=1e-6,
-                                            matrix=spec["matrix"], seed=args.seed)
+                micro = generate((n, n, n), spec["fractions"], spec["radius_vox"] * 1e-6, voxel_size=1e-6,
+                                 matrix=spec["matrix"], seed=args.seed)
                 path = os.path.join(tmp, f"{case}-{n}.npy")
                 np.save(path, micro.labels)
                 row = {"case": case, "n": n, "voxels": n**3,

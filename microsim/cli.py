@@ -203,7 +203,7 @@ def _analyze(args) -> int:
 
 
 def _demo(args) -> int:
-    from microsim.generate import overlapping_spheres
+    from microsim.generate import generate
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,8 +212,8 @@ def _demo(args) -> int:
         if path.exists() and not args.force:
             raise InvalidInputError(f"{path} exists already; pass --force to overwrite it (or --out ANOTHER_FOLDER)")
     log.info("generating the demo composite cathode (%s voxels, seed %d)", DEMO["shape"], DEMO["seed"])
-    micro = overlapping_spheres(DEMO["shape"], DEMO["fractions"], DEMO["radius_m"],
-                                voxel_size=DEMO["voxel_size_m"], seed=DEMO["seed"])
+    micro = generate(DEMO["shape"], DEMO["fractions"], DEMO["radius_m"], voxel_size=DEMO["voxel_size_m"],
+                     matrix="LLZO", seed=DEMO["seed"])
     save_microstructure(micro, volume_path, force=args.force)
     log.info("volume written to %s", volume_path)
     analyze = build_parser().parse_args(

@@ -1,131 +1,681 @@
-"""Virtual microstructures: random overlapping-sphere packings (Boolean model).
+"""Virtual composite cathodes: random sphere packings, composition gradients, LLZO grains.
 
-Sphere phases are placed one after another into the space the earlier phases left;
-the matrix phase fills the rest. Each phase hits its target volume fraction to
-within one sphere: spheres are drawn as a Poisson sequence, every voxel records the
-first sphere of the sequence that covers it, and the sequence is cut where the
-covered fraction reaches the target.
+Two packings, both seeded and reproducible:
+
+``overlapping``
+    A Boolean model: the spheres of each particle phase are a Poisson sequence; every
+    voxel remembers the first sphere that covers it, and the sequence is cut where the
+    covered share of the still-free space reaches the target (per slice of axis 0 when
+    a gradient is asked for). Phases are placed one after another into the space the
+    earlier ones left; the *matrix* phase fills the rest.
+``sintered``
+    Random sequential addition of spheres of every solid phase, each allowed to
+    interpenetrate its neighbours by ``overlap`` × (sum of radii) -- the contact necks
+    of a sintered body. The gaps are then filled by growing the particles: the voxels
+    farthest from any particle stay pore (as many as the pore target asks), the others
+    join the phase whose particle surface is nearest (ranked so every phase hits its
+    target). With no pore target the result is a dense sintered composite.
+
+Targets refer to the composite region, i.e. without the optional dense separator
+slab at the inlet face (``index 0`` of axis 0).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import spatial
 
+from microsim._balls import ball_hits
 from microsim.errors import InvalidInputError
 from microsim.microstructure import DEFAULT_PHASES, Microstructure, check_voxel_size
 
+log = logging.getLogger(__name__)
 
-def _first_cover(shape, radius_vox: float, count: int, rng: np.random.Generator, periodic: bool) -> np.ndarray:
+PACKINGS = ("overlapping", "sintered")
+FRACTION_TOLERANCE = 0.005  # largest accepted |achieved - target| volume fraction
+_PORE, _ELECTROLYTE = "pore", "LLZO"
+
+
+@dataclass(frozen=True)
+class LogNormal:
+    """Log-normal particle diameters.
+
+    Parameters
+    ----------
+    d50 : float [m]
+        Median diameter.
+    spread : float
+        Standard deviation of ln(d) (0 gives monodisperse spheres). Draws are cut at
+        ±3 standard deviations.
+
+    Examples
+    --------
+    >>> LogNormal(6e-6, 0.3).median_radius
+    3e-06
+    """
+
+    d50: float
+    spread: float
+
+    def __post_init__(self):
+        if not (math.isfinite(self.d50) and self.d50 > 0):
+            raise InvalidInputError(f"d50 must be a positive length in metres, got {self.d50!r}")
+        if not (math.isfinite(self.spread) and 0 <= self.spread <= 2):
+            raise InvalidInputError(f"log-normal spread (std of ln d) must be in [0, 2], got {self.spread!r}")
+
+    @classmethod
+    def from_mean_std(cls, mean: float, std: float) -> "LogNormal":
+        """The log-normal with diameter mean ``mean`` [m] and standard deviation ``std`` [m]."""
+        if not (mean > 0 and std >= 0):
+            raise InvalidInputError(f"need mean > 0 and std >= 0, got {mean!r}, {std!r}")
+        s2 = math.log1p((std / mean) ** 2)
+        return cls(mean * math.exp(-s2 / 2), math.sqrt(s2))
+
+    @property
+    def median_radius(self) -> float:
+        return self.d50 / 2
+
+    @property
+    def largest_radius(self) -> float:
+        return self.median_radius * math.exp(3 * self.spread)
+
+    def mean_cube(self) -> float:
+        """E[r^3] [m^3] (untruncated)."""
+        return self.median_radius**3 * math.exp(4.5 * self.spread**2)
+
+    def radii(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` radii [m]."""
+        return self.median_radius * np.exp(self.spread * np.clip(rng.standard_normal(n), -3, 3))
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """Volume fraction of one phase varying through the thickness (axis 0).
+
+    Parameters
+    ----------
+    phase : str
+        The graded phase, e.g. ``"CAM"``.
+    values : sequence of float
+        Its volume fraction at equally spaced stations from the inlet face (index 0 of
+        axis 0, next to the separator) to the outlet face.
+    mode : ``"linear"`` or ``"layers"``
+        ``linear``: piecewise linear between stations placed at the inlet face, the
+        outlet face and evenly in between; ``layers``: ``len(values)`` slabs of equal
+        thickness, each uniform.
+
+    Examples
+    --------
+    >>> Gradient("CAM", (0.67, 0.33)).profile(4).round(3).tolist()
+    [0.628, 0.542, 0.458, 0.372]
+    >>> Gradient("CAM", (0.6, 0.4), mode="layers").profile(4).tolist()
+    [0.6, 0.6, 0.4, 0.4]
+    """
+
+    phase: str
+    values: tuple[float, ...]
+    mode: str = "linear"
+
+    def __post_init__(self):
+        values = tuple(float(v) for v in self.values)
+        object.__setattr__(self, "values", values)
+        if len(values) < 2 - (self.mode == "layers"):
+            raise InvalidInputError(f"a linear gradient needs at least two values, got {values}")
+        if any(not 0 <= v <= 1 for v in values):
+            raise InvalidInputError(f"gradient fractions must lie in [0, 1], got {values}")
+        if self.mode not in ("linear", "layers"):
+            raise InvalidInputError(f"gradient mode must be 'linear' or 'layers', got {self.mode!r}")
+
+    def profile(self, n: int) -> np.ndarray:
+        """Target fraction in each of ``n`` slices (at the slice centres)."""
+        x = (np.arange(n) + 0.5) / n
+        v = np.asarray(self.values)
+        if self.mode == "layers":
+            return v[np.minimum((x * len(v)).astype(int), len(v) - 1)]
+        return np.interp(x, np.linspace(0, 1, len(v)), v)
+
+
+RadiusSpec = float | LogNormal
+
+
+# -- input checks ----------------------------------------------------------------------
+def _check_shape(shape) -> tuple[int, int, int]:
+    try:
+        dims = tuple(int(n) for n in shape)
+        ok = len(dims) == 3 and all(n >= 1 for n in dims) and all(int(n) == n for n in shape)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidInputError(f"shape must be three positive integers (a 3-D box), got {shape!r}")
+    return dims
+
+
+def _complete_fractions(fractions: Mapping[str, float], table: Mapping[str, int]) -> dict[str, float]:
+    """Targets of every phase: the one left unnamed (pore, else LLZO) takes 1 - sum."""
+    out = {}
+    for name, value in fractions.items():
+        if name not in table:
+            raise InvalidInputError(f"unknown phase {name!r}; phases are {', '.join(table)}")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"volume fraction of {name} must be a number, got {value!r}") from None
+        if not 0 <= value <= 1:
+            raise InvalidInputError(f"volume fraction of {name} must lie in [0, 1], got {value}")
+        out[name] = value
+    total = sum(out.values())
+    if total > 1 + 1e-9:
+        raise InvalidInputError(f"volume fractions must sum to at most 1, got {total:.4g} from {dict(fractions)}")
+    rest = next((p for p in (_PORE, _ELECTROLYTE) if p in table and p not in out), None)
+    if rest is not None:
+        out[rest] = max(0.0, 1.0 - total)
+    elif abs(total - 1) > 1e-9:
+        raise InvalidInputError(f"volume fractions sum to {total:.4g} and no unnamed phase is left to fill the rest")
+    return out
+
+
+def _radius_specs(radius, phases: Sequence[str], voxel: float, box_vox: Sequence[int]) -> dict[str, RadiusSpec]:
+    specs = {}
+    for name in phases:
+        if isinstance(radius, Mapping):
+            if name not in radius:
+                raise InvalidInputError(f"no particle radius given for {name}; give one per particle phase")
+            spec = radius[name]
+        else:
+            spec = radius
+        if not isinstance(spec, LogNormal):
+            try:
+                spec = float(spec)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"radius of {name} must be a length in metres, got {spec!r}") from None
+            if not (math.isfinite(spec) and spec > 0):
+                raise InvalidInputError(f"radius of {name} must be positive, got {spec!r} m")
+        median = spec.median_radius if isinstance(spec, LogNormal) else spec
+        if median / voxel < 0.5:
+            raise InvalidInputError(f"radius of {name} is below half a voxel ({median / voxel:.2f} voxels)")
+        if 2 * median / voxel > min(box_vox):
+            raise InvalidInputError(
+                f"particles of {name} (radius {median:.3g} m = {median / voxel:.1f} voxels) are larger than the "
+                f"box ({min(box_vox)} voxels across)"
+            )
+        specs[name] = spec
+    return specs
+
+
+def _draw_radii(spec: RadiusSpec, rng: np.random.Generator, n: int, voxel: float) -> np.ndarray:
+    """``n`` radii in voxels."""
+    if isinstance(spec, LogNormal):
+        return spec.radii(rng, n) / voxel
+    return np.full(n, spec / voxel)
+
+
+def _mean_volume(spec: RadiusSpec, voxel: float) -> float:
+    """Mean sphere volume [voxels]."""
+    cube = spec.mean_cube() if isinstance(spec, LogNormal) else spec**3
+    return 4.0 / 3.0 * math.pi * cube / voxel**3
+
+
+def _median(spec: RadiusSpec, voxel: float) -> float:
+    return (spec.median_radius if isinstance(spec, LogNormal) else spec) / voxel
+
+
+def _largest(spec: RadiusSpec, voxel: float) -> float:
+    return (spec.largest_radius if isinstance(spec, LogNormal) else spec) / voxel
+
+
+# -- sampling boxes --------------------------------------------------------------------
+def _uniform_centres(rng, n: int, shape, wrap, margin: float) -> np.ndarray:
+    """Centres uniform in the box, widened by ``margin`` on axes that do not wrap.
+
+    Widening keeps the packing statistically the same up to the box faces (no thinned
+    layer where spheres from outside would have reached in).
+    """
+    lo = np.array([0.0 if w else -margin for w in wrap])
+    hi = np.array([float(n_a) if w else n_a + margin for n_a, w in zip(shape, wrap)])
+    return lo + rng.random((n, 3)) * (hi - lo)
+
+
+def _sampling_volume(shape, wrap, margin: float) -> float:
+    return float(np.prod([n if w else n + 2 * margin for n, w in zip(shape, wrap)]))
+
+
+def _cut_closest(keys: np.ndarray, need: int) -> np.ndarray:
+    """Mask of the entries with the smallest keys, ``need`` of them as near as ties allow."""
+    if need <= 0:
+        return np.zeros(keys.shape, dtype=bool)
+    if need >= keys.size:
+        return np.ones(keys.shape, dtype=bool)
+    cut = np.partition(keys.ravel(), need - 1)[need - 1]
+    below = np.count_nonzero(keys < cut)
+    upto = np.count_nonzero(keys <= cut)
+    return keys <= cut if upto - need <= need - below else keys < cut
+
+
+# -- overlapping (Boolean) packing ------------------------------------------------------
+def _first_cover(shape, spec: RadiusSpec, count: int, rng, wrap, voxel: float) -> np.ndarray:
     """Index of the first of ``count`` random spheres covering each voxel (``count`` if none)."""
-    order = np.full(shape, count, dtype=np.int32 if count < 2**31 - 1 else np.int64)
-    centres = rng.random((count, 3)) * np.asarray(shape)
-    reach = int(math.ceil(radius_vox))
-    offsets = np.arange(-reach, reach + 1)
-    for index in range(count - 1, -1, -1):
-        centre = centres[index]
-        axes = []
-        for a in range(3):
-            coords = np.floor(centre[a]).astype(int) + offsets
-            if not periodic:
-                coords = coords[(coords >= 0) & (coords < shape[a])]
-            axes.append(coords)
-        d2 = sum(
-            ((axes[a] + 0.5 - centre[a]) ** 2).reshape([-1 if b == a else 1 for b in range(3)]) for a in range(3)
+    radii = _draw_radii(spec, rng, count, voxel)
+    centres = _uniform_centres(rng, count, shape, wrap, _largest(spec, voxel))
+    order = np.full(int(np.prod(shape)), count, dtype=np.int64)
+    for flat, ball, _ in ball_hits(shape, centres, radii, wrap=wrap):
+        np.minimum.at(order, flat, ball)
+    return order.reshape(shape)
+
+
+def _place_overlapping(labels, free, name, spec, targets, table, rng, wrap, voxel) -> None:
+    """Claim ``targets`` (per slice of axis 0) of the free voxels for Boolean spheres of ``name``."""
+    shape = labels.shape
+    slice_size = shape[1] * shape[2]
+    per_slice = targets.ndim == 1 and np.ptp(targets) > 0
+    available = free.reshape(shape[0], -1).sum(axis=1) if per_slice else np.count_nonzero(free)
+    need = np.rint(targets * slice_size).astype(np.int64) if per_slice else int(round(targets.mean() * labels.size))
+    cover = np.max(np.where(available > 0, need / np.maximum(available, 1), np.where(need > 0, np.inf, 0)))
+    if cover >= 0.999:
+        raise InvalidInputError(
+            f"no room left for {name}: it needs {cover:.1%} of the space the earlier phases left"
         )
-        inside = d2 <= radius_vox**2
-        block = np.ix_(*(c % shape[a] for a, c in enumerate(axes)))
-        view = order[block]
-        view[inside] = index
-        order[block] = view
-    return order
+    expected = -math.log1p(-cover) * _sampling_volume(shape, wrap, _largest(spec, voxel)) / _mean_volume(spec, voxel)
+    count = int(1.2 * expected + 10 * math.sqrt(expected) + 16)
+    for _attempt in range(4):
+        order = _first_cover(shape, spec, count, rng, wrap, voxel)
+        if per_slice:
+            claim = np.zeros(shape, dtype=bool)
+            for i in range(shape[0]):
+                keys = np.where(free[i], order[i], np.iinfo(np.int64).max)
+                claim[i] = _cut_closest(keys, int(need[i])) & free[i]
+            short = any(np.count_nonzero(order[i][free[i]] < count) < need[i] for i in range(shape[0]))
+        else:
+            keys = np.where(free, order, np.iinfo(np.int64).max)
+            claim = _cut_closest(keys, need) & free
+            short = np.count_nonzero(order[free] < count) < need
+        if not short:
+            break
+        count *= 2
+    else:
+        raise InvalidInputError(f"could not place the {name} spheres: the target fraction is too close to 1")
+    labels[claim & (order < count)] = table[name]
+    free &= ~claim
 
 
-def overlapping_spheres(
-    shape: tuple[int, int, int],
-    fractions: Mapping[str, float],
-    radius: Mapping[str, float] | float,
+# -- sintered (random sequential addition + growth) -------------------------------------
+def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
+    """Random sequential addition of spheres of several phases.
+
+    ``targets_vox[k, l]``: sphere volume [voxels] phase ``k`` should reach in layer ``l``
+    of axis 0. Returns centres (M, 3), radii (M,), phase index (M,).
+    """
+    names = list(specs)
+    margin = max(_largest(s, voxel) for s in specs.values())
+    lo = np.array([0.0 if w else -margin for w in wrap])
+    span = np.array([float(n) if w else n + 2 * margin for n, w in zip(shape, wrap)])
+    boxsize = np.where(wrap, span, 4 * span)  # no wrap: a box so large nothing meets across it
+    layer_edges = np.linspace(0, shape[0], layers + 1)
+    need = np.array(targets_vox, dtype=float)
+    centres = np.empty((0, 3))
+    radii = np.empty(0)
+    kinds = np.empty(0, dtype=np.int64)
+    shrink = 1.0 - overlap
+    mean_volume = np.array([_mean_volume(specs[n], voxel) for n in names])
+    stalled = 0
+    for _batch in range(200):
+        remaining = np.clip(need, 0, None)
+        if remaining.sum() < 0.5 * mean_volume.min():
+            break
+        batch = int(np.clip(2 * (remaining.sum(axis=1) / mean_volume).sum(), 256, 200_000))
+        cand = lo + rng.random((batch, 3)) * span
+        layer = np.clip(np.searchsorted(layer_edges, cand[:, 0], side="right") - 1, 0, layers - 1)
+        weights = remaining[:, layer].T  # (batch, phases)
+        total = weights.sum(axis=1)
+        ok = total > 0
+        cand, layer, weights, total = cand[ok], layer[ok], weights[ok], total[ok]
+        pick = (rng.random(len(cand))[:, None] * total[:, None] > np.cumsum(weights, axis=1)).sum(axis=1)
+        r = np.empty(len(cand))
+        for k, name in enumerate(names):
+            sel = pick == k
+            r[sel] = _draw_radii(specs[name], rng, int(sel.sum()), voxel)
+        keep = np.ones(len(cand), dtype=bool)
+        wrapped = lambda x: (x - lo) % boxsize  # noqa: E731 - coordinates the trees expect
+        if len(centres):
+            tree = spatial.cKDTree(wrapped(centres), boxsize=boxsize)
+            k = min(16, len(centres))
+            dist, idx = tree.query(wrapped(cand), k=k, distance_upper_bound=shrink * (r.max() + radii.max()))
+            dist, idx = dist.reshape(len(cand), k), idx.reshape(len(cand), k)
+            r_nb = np.append(radii, 0.0)[idx]
+            keep &= ~np.any(dist < shrink * (r[:, None] + r_nb), axis=1)
+        cand, r, pick, layer = cand[keep], r[keep], pick[keep], layer[keep]
+        if len(cand) > 1:  # conflicts inside the batch: the later sphere yields
+            pairs = spatial.cKDTree(wrapped(cand), boxsize=boxsize).query_pairs(
+                shrink * 2 * r.max(), output_type="ndarray"
+            )
+            if len(pairs):
+                i, j = pairs.min(axis=1), pairs.max(axis=1)
+                delta = wrapped(cand[i]) - wrapped(cand[j])
+                delta -= np.where(wrap, np.round(delta / boxsize) * boxsize, 0)
+                clash = np.linalg.norm(delta, axis=1) < shrink * (r[i] + r[j])
+                drop = np.zeros(len(cand), dtype=bool)
+                drop[j[clash]] = True
+                cand, r, pick, layer = cand[~drop], r[~drop], pick[~drop], layer[~drop]
+        # do not overshoot a phase's target in a layer by more than one particle
+        volume = 4.0 / 3.0 * math.pi * r**3
+        group = pick * layers + layer
+        order = np.argsort(group, kind="stable")
+        cum = np.cumsum(volume[order])
+        first = np.searchsorted(group[order], group[order], side="left")
+        before = cum - volume[order] - np.where(first > 0, cum[first - 1], 0)
+        fits = before < np.clip(need.ravel()[group[order]], 0, None)
+        accepted = np.sort(order[fits])
+        np.add.at(need, (pick[accepted], layer[accepted]), -volume[accepted])
+        centres = np.concatenate([centres, cand[accepted]])
+        radii = np.concatenate([radii, r[accepted]])
+        kinds = np.concatenate([kinds, pick[accepted]])
+        stalled = stalled + 1 if len(accepted) < 0.002 * batch else 0
+        if stalled >= 3:  # jammed: the growth step fills the rest
+            break
+    return centres, radii, kinds
+
+
+def _fill_by_growth(labels, free, gaps, names, targets, table, rng) -> None:
+    """Give each free voxel to pore or to a phase, nearest particle surface first.
+
+    ``gaps[k]``: distance [voxels] from each voxel to the nearest particle of phase
+    ``names[k]``; ``targets``: phase -> target fraction per slice (n0,) or scalar.
+    """
+    shape = labels.shape
+    zones = [slice(i, i + 1) for i in range(shape[0])] if any(np.ptp(t) > 0 for t in targets.values()) else [slice(None)]
+    for zone in zones:
+        f = free[zone]
+        size = f.size
+        if not f.any():
+            continue
+        lab = labels[zone]
+        jitter = rng.random(np.count_nonzero(f)).astype(np.float32) * 1e-3
+        g = np.stack([gap[zone][f] for gap in gaps]) + jitter
+        take = {}
+        for k, name in enumerate(names):
+            target = targets[name][zone].mean() if np.ndim(targets[name]) else targets[name]
+            take[name] = max(0, int(round(target * size)) - np.count_nonzero(lab == table[name]))
+        open_ = np.ones(g.shape[1], dtype=bool)
+        result = np.full(g.shape[1], table.get(_PORE, table[names[-1]]), dtype=labels.dtype)
+        n_pore = g.shape[1] - sum(take.values())
+        if n_pore > 0:  # the pore keeps the voxels farthest from every particle
+            pore = _cut_closest(-g.min(axis=0), n_pore)
+            open_ &= ~pore
+        for k, name in enumerate(names):
+            idx = np.flatnonzero(open_)
+            if k == len(names) - 1:
+                chosen = idx
+            else:
+                rest = np.delete(g, k, axis=0)[:, idx].min(axis=0) if len(names) > 1 else 0
+                chosen = idx[_cut_closest(g[k, idx] - rest, take[name])]
+            result[chosen] = table[name]
+            open_[chosen] = False
+        lab[f] = result
+        labels[zone] = lab
+
+
+def _place_sintered(labels, free, specs, targets, overlap, table, rng, wrap, voxel) -> None:
+    shape = labels.shape
+    names = list(specs)
+    layers = min(shape[0], 16) if any(np.ptp(targets[n]) > 0 for n in names) else 1
+    slices = np.array_split(np.arange(shape[0]), layers)
+    slab = shape[1] * shape[2]
+    targets_vox = np.array([[targets[n][s].sum() * slab for s in slices] for n in names])
+    centres, radii, kinds = _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers)
+    log.info("sintered packing: %d particles placed", len(radii))
+    # the gaps of a random packing are about a particle radius wide: look that far
+    reach_extra = max(2.0, 0.5 * max(_median(s, voxel) for s in specs.values()))
+    gaps = []
+    for k in range(len(names)):
+        gap = np.full(labels.size, reach_extra, dtype=np.float32)
+        sel = kinds == k
+        for flat, ball, dist in ball_hits(shape, centres[sel], radii[sel] + reach_extra, wrap=wrap):
+            np.minimum.at(gap, flat, dist - radii[sel][ball].astype(np.float32))
+        gaps.append(gap.reshape(shape))
+    inside = np.min(gaps, axis=0) <= 0
+    owner = np.argmin(gaps, axis=0)
+    for k, name in enumerate(names):
+        labels[inside & (owner == k) & free] = table[name]
+    free &= ~inside
+    unreached = np.count_nonzero(free & (np.min(gaps, axis=0) >= reach_extra))
+    log.info("sintered packing: %.1f%% of the volume filled by growth, %.2f%% beyond %.1f voxels of any particle",
+             100 * np.count_nonzero(free) / free.size, 100 * unreached / free.size, reach_extra)
+    _fill_by_growth(labels, free, gaps, names, targets, table, rng)
+    free[:] = False
+
+
+# -- grains ------------------------------------------------------------------------------
+def voronoi_grains(
+    labels: np.ndarray,
+    grain_size: float,
     *,
-    voxel_size=1e-6,
-    matrix: str = "LLZO",
-    phases: Mapping[str, int] | None = None,
+    spacing: float = 1.0,
+    phase_label: int,
     periodic: bool = False,
     seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Split the voxels of one phase into Voronoi grains.
+
+    Seeds are drawn uniformly among the phase's voxels, one per ``π/6·d³`` of its
+    volume (``d`` = ``grain_size``), and every voxel of the phase joins its nearest
+    seed; the mean grain volume is therefore ``π/6·d³`` (equivalent-sphere diameter
+    ``d``).
+
+    Parameters
+    ----------
+    labels : (n0, n1, n2) integer ndarray
+        Phase map.
+    grain_size : float
+        Mean grain diameter, in the units of ``spacing``.
+    spacing : float
+        Voxel edge length (isotropic).
+    phase_label : int
+        Label of the phase to split.
+    periodic : bool
+        Distances wrap around the box.
+    seed : int, Generator or None
+
+    Returns
+    -------
+    (n0, n1, n2) int32 ndarray
+        Grain id per voxel, ``1..N`` on the phase, 0 elsewhere.
+    """
+    if not (math.isfinite(grain_size) and grain_size > 0):
+        raise InvalidInputError(f"grain size must be positive, got {grain_size!r}")
+    rng = np.random.default_rng(seed)
+    where = np.flatnonzero(labels.ravel() == phase_label)
+    grains = np.zeros(labels.shape, dtype=np.int32)
+    if where.size == 0:
+        return grains
+    d = grain_size / spacing
+    n_seeds = max(1, int(round(where.size / (math.pi / 6 * d**3))))
+    if n_seeds > where.size:
+        raise InvalidInputError(f"grain size {grain_size:.3g} is below one voxel ({spacing:.3g})")
+    picks = rng.choice(where, size=n_seeds, replace=False)
+    seeds = np.column_stack(np.unravel_index(picks, labels.shape)) + rng.random((n_seeds, 3))
+    boxsize = np.asarray(labels.shape, dtype=float) if periodic else None
+    tree = spatial.cKDTree(seeds, boxsize=boxsize)
+    flat = grains.ravel()
+    for start in range(0, where.size, 1 << 22):
+        chunk = where[start:start + (1 << 22)]
+        points = np.column_stack(np.unravel_index(chunk, labels.shape)) + 0.5
+        _, nearest = tree.query(points, workers=-1)
+        flat[chunk] = nearest + 1
+    return grains
+
+
+# -- the generator -----------------------------------------------------------------------
+def generate(
+    shape: Sequence[int],
+    fractions: Mapping[str, float],
+    radius: Mapping[str, RadiusSpec] | RadiusSpec,
+    *,
+    voxel_size: float = 1e-6,
+    packing: str = "overlapping",
+    overlap: float = 0.2,
+    matrix: str | None = None,
+    gradient: Gradient | None = None,
+    separator: float = 0.0,
+    grain_size: float | None = None,
+    grain_phase: str = _ELECTROLYTE,
+    periodic: bool = False,
+    phases: Mapping[str, int] | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> Microstructure:
-    """Random overlapping spheres of each phase in ``fractions``; ``matrix`` fills the rest.
+    """A random composite-cathode microstructure with the requested volume fractions.
 
     Parameters
     ----------
     shape : 3 ints
-        Voxels along axes 0, 1, 2.
+        Voxels along axes 0 (thickness), 1, 2.
     fractions : mapping phase -> volume fraction
-        Target fractions of the sphere phases, placed in the given order; their sum
-        must stay below 1 (the matrix phase gets the rest).
-    radius : float or mapping phase -> float [m]
-        Sphere radius (per phase).
-    voxel_size : float or 3 floats [m]
-        Only isotropic voxels are supported by the generator.
-    matrix : str
-        Phase filling the space no sphere covers.
+        Targets in the composite region. A phase left out fills the rest: ``pore``
+        when it is not named, else ``LLZO``.
+    radius : float [m], LogNormal, or mapping phase -> either
+        Particle radius per particle phase; a :class:`LogNormal` gives a size
+        distribution (d50 and spread).
+    voxel_size : float [m]
+        Isotropic voxel edge.
+    packing : ``"overlapping"`` or ``"sintered"``
+        See the module notes.
+    overlap : float
+        Sintered packing: allowed interpenetration of two particles as a share of the
+        sum of their radii (0 = hard spheres; 0.2 gives contact necks).
+    matrix : str, optional
+        Overlapping packing: the phase that fills the space the spheres leave. Default:
+        pore when it has a positive target, else LLZO (else the last phase named).
+    gradient : Gradient, optional
+        Fraction of one solid phase through the thickness; the other solid phases share
+        what is left in their given proportions, the pore fraction stays uniform. It
+        replaces that phase's entry in ``fractions``.
+    separator : float [m]
+        Thickness of a dense LLZO slab at the inlet face (index 0 of axis 0).
+    grain_size : float [m], optional
+        Split ``grain_phase`` into Voronoi grains of this mean diameter (see
+        :func:`voronoi_grains`).
+    periodic : bool
+        Particles wrap around the box faces (axis 0 only when there is neither a
+        gradient nor a separator).
     phases : mapping name -> label, optional
         Phase table (default pore 0, CAM 1, LLZO 2).
-    periodic : bool
-        Spheres wrap around the box faces.
     seed : int, Generator or None
-        Random seed; the same seed gives the same volume.
+        The same seed gives the same volume.
 
     Returns
     -------
     Microstructure
 
+    Raises
+    ------
+    InvalidInputError
+        Fractions outside [0, 1] or summing above 1, unknown phases, radii that are
+        not positive, below half a voxel or larger than the box, a non-3-D shape, and
+        targets the packing cannot reach within ``FRACTION_TOLERANCE``.
+
     Examples
     --------
-    >>> m = overlapping_spheres((32, 32, 32), {"CAM": 0.5}, 3e-6, voxel_size=1e-6, seed=1)
-    >>> abs(m.volume_fraction("CAM") - 0.5) < 0.01
-    True
+    >>> m = generate((32, 32, 32), {"CAM": 0.5}, 3e-6, voxel_size=1e-6, seed=1)
+    >>> round(m.volume_fraction("CAM"), 2), round(m.volume_fraction("pore"), 2)
+    (0.5, 0.5)
     """
     table = dict(DEFAULT_PHASES if phases is None else phases)
+    dims = _check_shape(shape)
     size = check_voxel_size(voxel_size)
     if len(set(size)) != 1:
         raise InvalidInputError(f"the sphere generator needs isotropic voxels, got {size}")
-    if len(shape) != 3 or any(int(n) < 1 for n in shape):
-        raise InvalidInputError(f"shape must be three positive integers, got {shape!r}")
-    shape = tuple(int(n) for n in shape)
-    for name in list(fractions) + [matrix]:
-        if name not in table:
-            raise InvalidInputError(f"unknown phase {name!r}; phases are {', '.join(table)}")
-    if matrix in fractions:
-        raise InvalidInputError(f"the matrix phase {matrix!r} fills the rest; give it no target fraction")
-    total = sum(float(f) for f in fractions.values())
-    if any(not 0 <= float(f) < 1 for f in fractions.values()) or total >= 1:
-        raise InvalidInputError(f"sphere fractions must be in [0, 1) and sum below 1, got {dict(fractions)}")
+    voxel = size[0]
+    if packing not in PACKINGS:
+        raise InvalidInputError(f"packing must be one of {', '.join(PACKINGS)}, got {packing!r}")
+    if not 0 <= overlap < 1:
+        raise InvalidInputError(f"overlap must lie in [0, 1), got {overlap!r}")
+    targets = _complete_fractions(fractions, table)
+    n_sep = int(round(float(separator) / voxel))
+    if separator < 0 or n_sep >= dims[0]:
+        raise InvalidInputError(
+            f"separator thickness must lie in [0, box thickness {dims[0] * voxel:.3g} m), got {separator!r} m"
+        )
+    if n_sep and _ELECTROLYTE not in table:
+        raise InvalidInputError(f"a separator slab needs an {_ELECTROLYTE} phase; phases are {', '.join(table)}")
+    region = (dims[0] - n_sep, dims[1], dims[2])
+    wrap = (bool(periodic) and gradient is None and n_sep == 0, bool(periodic), bool(periodic))
+
+    pore_target = targets.get(_PORE, 0.0)
+    profiles = {name: np.full(region[0], value) for name, value in targets.items()}
+    if gradient is not None:
+        _apply_gradient(profiles, gradient, pore_target, fractions)
+
+    if packing == "overlapping":
+        if matrix is None:
+            positive = [n for n in targets if profiles[n].max() > 0]
+            matrix = _PORE if pore_target > 0 else (_ELECTROLYTE if _ELECTROLYTE in positive else positive[-1])
+        if matrix not in table:
+            raise InvalidInputError(f"unknown matrix phase {matrix!r}; phases are {', '.join(table)}")
+        particles = [n for n in targets if n != matrix and profiles[n].max() > 0]
+    else:
+        if matrix is not None:
+            raise InvalidInputError("a sintered packing has no matrix phase: every solid phase is particles")
+        particles = [n for n in targets if n != _PORE and profiles[n].max() > 0]
+    specs = _radius_specs(radius, particles, voxel, region)
 
     rng = np.random.default_rng(seed)
-    labels = np.full(shape, table[matrix], dtype=np.uint8)
-    free = np.ones(shape, dtype=bool)
-    n_voxels = labels.size
-    for name, target in fractions.items():
-        target = float(target)
-        if target == 0:
-            continue
-        r = (radius[name] if isinstance(radius, Mapping) else radius) / size[0]
-        if r < 0.5:
-            raise InvalidInputError(f"radius of {name} is below half a voxel ({r:.2f} voxels)")
-        available = np.count_nonzero(free) / n_voxels
-        cover = target / available
-        if cover >= 1:
-            raise InvalidInputError(f"no room left for {target:.3f} of {name}")
-        expected = -math.log(1.0 - cover) * n_voxels / (4.0 / 3.0 * math.pi * r**3)
-        count = max(8, int(1.5 * expected + 10 * math.sqrt(expected) + 8))
-        order = _first_cover(shape, r, count, rng, periodic)
-        candidates = np.sort(order[free])
-        need = int(round(target * n_voxels))
-        if need > candidates.size or candidates[need - 1] >= count:
-            raise InvalidInputError(f"could not place {target:.3f} of {name}: spheres too large for the box")
-        cut = candidates[need - 1]
-        claim = free & (order <= cut)
-        labels[claim] = table[name]
-        free &= ~claim
-    return Microstructure(labels, size, table)
+    fill = matrix if packing == "overlapping" else (_PORE if _PORE in table else particles[-1])
+    labels = np.full(region, table[fill], dtype=np.uint8)
+    free = np.ones(region, dtype=bool)
+    log.info("%s packing of %s in %s voxels", packing, ", ".join(particles) or "nothing", "x".join(map(str, region)))
+    if packing == "overlapping":
+        for name in particles:
+            _place_overlapping(labels, free, name, specs[name], profiles[name], table, rng, wrap, voxel)
+    elif particles:
+        _place_sintered(labels, free, specs, {n: profiles[n] for n in particles}, overlap, table, rng, wrap, voxel)
+    _check_achieved(labels, targets, profiles, table)
+
+    if n_sep:
+        labels = np.concatenate([np.full((n_sep,) + region[1:], table[_ELECTROLYTE], np.uint8), labels])
+    grains = None
+    if grain_size is not None:
+        if grain_phase not in table:
+            raise InvalidInputError(f"unknown grain phase {grain_phase!r}; phases are {', '.join(table)}")
+        grains = voronoi_grains(labels, grain_size, spacing=voxel, phase_label=table[grain_phase],
+                                periodic=all(wrap), seed=rng)
+        log.info("%d %s grains of mean diameter %.3g m", int(grains.max()), grain_phase, grain_size)
+    return Microstructure(labels, size, table, grains)
+
+
+def _apply_gradient(profiles, gradient: Gradient, pore_target: float, fractions) -> None:
+    """Per-slice targets for a graded phase; the other solids share the rest."""
+    name = gradient.phase
+    if name not in profiles or name == _PORE:
+        raise InvalidInputError(f"the graded phase must be a named solid phase, got {name!r}")
+    graded = gradient.profile(len(profiles[name]))
+    solid = 1.0 - pore_target
+    if graded.max() > solid + 1e-9:
+        raise InvalidInputError(
+            f"the gradient asks for {graded.max():.3f} of {name} but the solid phases only fill {solid:.3f}"
+        )
+    if name in fractions and abs(float(fractions[name]) - graded.mean()) > FRACTION_TOLERANCE:
+        log.warning("the gradient sets %s (mean %.3f); its fraction %.3f is replaced", name, graded.mean(),
+                    float(fractions[name]))
+    others = [n for n in profiles if n not in (name, _PORE)]
+    share = sum(profiles[n][0] for n in others)
+    if not others and np.any(graded < solid - 1e-9):
+        raise InvalidInputError(f"a gradient of {name} needs another solid phase to take up the rest")
+    for n in others:
+        weight = profiles[n][0] / share if share > 0 else 1.0 / len(others)
+        profiles[n] = (solid - graded) * weight
+    profiles[name] = graded
+
+
+def _check_achieved(labels, targets, profiles, table) -> None:
+    for name in targets:
+        achieved = np.count_nonzero(labels == table[name]) / labels.size
+        wanted = profiles[name].mean()
+        if abs(achieved - wanted) > FRACTION_TOLERANCE:
+            raise InvalidInputError(
+                f"could not reach {wanted:.3f} of {name} (got {achieved:.3f}): the particles are too large for the "
+                "box or the targets too close to a dense packing; use a larger box, smaller particles or another "
+                "packing"
+            )

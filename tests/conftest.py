@@ -4,19 +4,19 @@ import numpy as np
 import pytest
 
 from microsim import Microstructure
-from microsim.generate import overlapping_spheres
+from microsim.generate import generate
 
 
 @pytest.fixture
 def random_two_phase() -> Microstructure:
     """24^3 overlapping CAM spheres (40 %) in pore; CAM percolates on every axis."""
-    return overlapping_spheres((24, 24, 24), {"CAM": 0.4}, 3e-6, voxel_size=1e-6, matrix="pore", seed=7)
+    return generate((24, 24, 24), {"CAM": 0.4}, 3e-6, voxel_size=1e-6, seed=7)
 
 
 @pytest.fixture
 def random_three_phase() -> Microstructure:
     """32^3 CAM/pore spheres in an LLZO matrix, anisotropic voxels set afterwards."""
-    micro = overlapping_spheres((32, 32, 32), {"CAM": 0.45, "pore": 0.15}, 3e-6, voxel_size=1e-6, seed=11)
+    micro = generate((32, 32, 32), {"CAM": 0.45, "pore": 0.15}, 3e-6, voxel_size=1e-6, matrix="LLZO", seed=11)
     return micro
 
 
