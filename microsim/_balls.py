@@ -19,12 +19,11 @@ import numpy as np
 _PAIRS_PER_CHUNK = 1 << 22
 
 
-def _offsets(reach: float) -> np.ndarray:
+def _offsets(reach: float, spacing: np.ndarray) -> np.ndarray:
     """Integer offsets from ``floor(centre)`` that can hold a voxel centre within ``reach``."""
-    n = int(math.ceil(reach)) + 1
-    grid = np.arange(-n, n + 1)
-    o = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), axis=-1).reshape(-1, 3)
-    nearest = np.maximum(np.abs(o) - 0.5, 0.0)  # closest a centre in [0, 1)^3 can come
+    grids = [np.arange(-n, n + 1) for n in (np.ceil(reach / spacing).astype(int) + 1)]
+    o = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, 3)
+    nearest = np.maximum(np.abs(o) - 0.5, 0.0) * spacing  # closest a centre in [0, 1)^3 can come
     return o[(nearest**2).sum(axis=1) <= reach**2]
 
 
@@ -34,6 +33,7 @@ def ball_hits(
     reach: np.ndarray,
     *,
     wrap: tuple[bool, bool, bool] = (False, False, False),
+    spacing=(1.0, 1.0, 1.0),
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(flat_index, ball, distance)`` for voxel centres within ``reach`` of a ball centre.
 
@@ -44,9 +44,11 @@ def ball_hits(
     centres : (M, 3) float ndarray
         Ball centres in voxel units (voxel ``i`` spans ``[i, i + 1)``).
     reach : (M,) float ndarray
-        Distance [voxels] up to which voxels are reported, per ball.
+        Distance up to which voxels are reported, per ball, in the units of ``spacing``.
     wrap : 3 bools
         Axes on which the grid is periodic; elsewhere voxels outside are dropped.
+    spacing : 3 floats
+        Voxel edge lengths; distances are measured with them (default: voxel units).
 
     Yields
     ------
@@ -55,24 +57,25 @@ def ball_hits(
     ball : int64 ndarray
         Row of ``centres`` the voxel is near.
     distance : float32 ndarray
-        Distance [voxels] from the voxel centre to the ball centre.
+        Distance from the voxel centre to the ball centre, in the units of ``spacing``.
     """
     centres = np.asarray(centres, dtype=float).reshape(-1, 3)
     reach = np.broadcast_to(np.asarray(reach, dtype=float), (len(centres),))
     dims = np.asarray(shape)
+    h = np.asarray(spacing, dtype=float)
     by_reach = np.argsort(reach, kind="stable")
     sorted_reach = reach[by_reach]
     start = 0
     while start < len(by_reach):
-        # balls whose reach differs by less than a voxel share one stencil
-        top = sorted_reach[start] + 1.0
-        offsets = _offsets(top)
+        # balls whose reach differs by less than a voxel edge share one stencil
+        top = sorted_reach[start] + h.min()
+        offsets = _offsets(top, h)
         step = max(1, _PAIRS_PER_CHUNK // len(offsets))
         stop = min(int(np.searchsorted(sorted_reach, top, side="right")), start + step)
         chunk = by_reach[start:stop]
         base = np.floor(centres[chunk]).astype(np.int64)
         index = base[:, None, :] + offsets[None, :, :]
-        d2 = ((index + 0.5 - centres[chunk][:, None, :]) ** 2).sum(axis=2)
+        d2 = (((index + 0.5 - centres[chunk][:, None, :]) * h) ** 2).sum(axis=2)
         keep = d2 <= (reach[chunk] ** 2)[:, None]
         for a in range(3):
             if wrap[a]:
