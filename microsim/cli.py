@@ -14,7 +14,7 @@ from pathlib import Path
 
 from microsim.errors import InvalidInputError, MicrosimError, PercolationWarning
 from microsim.microstructure import Microstructure, load_microstructure, save_microstructure
-from microsim.units import parse_area_resistance, parse_conductivity, parse_voxel_size
+from microsim.units import parse_area_resistance, parse_conductivity, parse_length, parse_voxel_size
 
 log = logging.getLogger("microsim")
 
@@ -83,6 +83,8 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--allow-nonpercolating", action="store_true",
                         help="exit 0 even when a phase has no spanning path")
+    parser.add_argument("--no-morphology", action="store_true",
+                        help="skip the morphology (areas, connectivity, local thickness) in the report")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--voxel-size", help="voxel size with unit: 0.4um or 10nm,10nm,20nm (axis 0,1,2)")
     analyze.add_argument("--phases", help="label table, e.g. 0=pore,1=CAM,2=LLZO")
     _add_transport_options(analyze)
+
+    gen = sub.add_parser("generate", parents=[quiet], help="write a random composite-cathode volume (labelled TIFF)")
+    gen.add_argument("--shape", required=True, help="voxels along axes 0,1,2, e.g. 128,128,128")
+    gen.add_argument("--voxel-size", required=True, help="isotropic voxel edge with unit, e.g. 0.5um")
+    gen.add_argument("--fractions", required=True, action="append", metavar="PHASE=F,...",
+                     help="target volume fractions, e.g. CAM=0.75,LLZO=0.25 (phases not named are pore)")
+    gen.add_argument("--radius", required=True, action="append", metavar="PHASE=LENGTH,...|LENGTH",
+                     help="particle radius per phase, e.g. CAM=3um,LLZO=1.5um, or one length for all")
+    gen.add_argument("--spread", action="append", default=[], metavar="PHASE=S,...",
+                     help="log-normal sizes: standard deviation of ln(d), e.g. CAM=0.3 (--radius is the median)")
+    gen.add_argument("--packing", choices=["overlapping", "sintered"], default="overlapping",
+                     help="overlapping spheres (Boolean model, fast) or sintered (random sequential addition "
+                          "with contact necks, gaps filled by growth)")
+    gen.add_argument("--overlap", type=float, default=0.2,
+                     help="sintered: allowed interpenetration as a share of the sum of radii (default 0.2)")
+    gen.add_argument("--matrix", help="overlapping: the phase that fills the space between the spheres")
+    gen.add_argument("--gradient", metavar="PHASE=F_IN:...:F_OUT",
+                     help="fraction of a phase from the inlet to the outlet face of axis 0, e.g. CAM=0.67:0.33")
+    gen.add_argument("--gradient-mode", choices=["linear", "layers"], default="linear",
+                     help="linear between the values, or one uniform layer per value")
+    gen.add_argument("--separator", help="dense LLZO slab at the inlet face of axis 0, e.g. 10um")
+    gen.add_argument("--grain-size", help="split LLZO into Voronoi grains of this mean diameter, e.g. 2um")
+    gen.add_argument("--periodic", action="store_true", help="particles wrap around the box faces")
+    gen.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
+    gen.add_argument("-o", "--output", required=True, help="output labelled volume (.tif or .npz)")
+    gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
     demo = sub.add_parser("demo", parents=[quiet], help="analyse the built-in composite-cathode volume")
     demo.add_argument("--out", default="microsim-demo", help="output folder (default ./microsim-demo)")
@@ -142,7 +170,8 @@ def _interface_resistances(items: Sequence[str]) -> dict[tuple[str, str], float]
 
 def run_analysis(micro: Microstructure, args, *, source: str) -> int:
     """Solve every job of ``args`` on ``micro``, print the table, write the JSON report."""
-    from microsim.report import analysis_report, report_json, transport_table, write_report
+    from microsim.morphology import measure_morphology
+    from microsim.report import analysis_report, morphology_table, report_json, transport_table, write_report
     from microsim.transport import solve_transport
 
     if args.json and args.json != "-" and Path(args.json).exists() and not args.force:
@@ -157,6 +186,10 @@ def run_analysis(micro: Microstructure, args, *, source: str) -> int:
         solver=args.solver,
         rtol=args.rtol,
     )
+    morphology = None
+    if not args.no_morphology:
+        log.info("measuring the morphology")
+        morphology = measure_morphology(micro)
     results = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PercolationWarning)
@@ -174,9 +207,10 @@ def run_analysis(micro: Microstructure, args, *, source: str) -> int:
         "rtol": args.rtol,
         "command": "microsim " + " ".join(sys.argv[1:]) if sys.argv else "",
     }
-    report = analysis_report(micro, results, source=source, settings=settings)
+    report = analysis_report(micro, results, source=source, settings=settings, morphology=morphology)
     to_stdout = args.json == "-"
-    print(transport_table(results), file=sys.stderr if to_stdout else sys.stdout)
+    table = transport_table(results) if morphology is None else morphology_table(morphology) + "\n\n" + transport_table(results)
+    print(table, file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(report_json(report))
     elif args.json:
@@ -200,6 +234,61 @@ def _analyze(args) -> int:
     log.info("%s voxels, voxel size %s m, phases %s", "x".join(map(str, micro.shape)), micro.voxel_size,
              dict(micro.phases))
     return run_analysis(micro, args, source=str(args.input))
+
+
+def _name_values(items: Sequence[str], option: str, parse) -> dict[str, float]:
+    pairs = (_name_value(part, option, parse) for item in items for part in item.split(",") if part.strip())
+    return dict(pairs)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInputError(f"expected a number, got {text!r}") from None
+
+
+def _generate(args) -> int:
+    import numpy as np
+
+    from microsim.generate import Gradient, LogNormal, generate
+
+    if Path(args.output).exists() and not args.force:
+        raise InvalidInputError(f"{args.output} exists already; pass --force to overwrite it")
+    try:
+        shape = tuple(int(n) for n in args.shape.split(","))
+    except ValueError:
+        raise InvalidInputError(f"--shape expects three integers like 128,128,128, got {args.shape!r}") from None
+    voxel = parse_voxel_size(args.voxel_size)
+    fractions = _name_values(args.fractions, "--fractions", _number)
+    if len(args.radius) == 1 and "=" not in args.radius[0]:
+        radius = parse_length(args.radius[0])
+        radius = {name: radius for name in ("pore", "CAM", "LLZO")}
+    else:
+        radius = _name_values(args.radius, "--radius", parse_length)
+    for name, spread in _name_values(args.spread, "--spread", _number).items():
+        if name not in radius:
+            raise InvalidInputError(f"--spread names {name}, which has no --radius")
+        radius[name] = LogNormal(2 * radius[name], spread)
+    gradient = None
+    if args.gradient:
+        name, sep, values = args.gradient.partition("=")
+        if not sep or not values:
+            raise InvalidInputError(f"--gradient expects PHASE=F_IN:F_OUT, got {args.gradient!r}")
+        gradient = Gradient(name.strip(), tuple(_number(v) for v in values.split(":")), mode=args.gradient_mode)
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
+    log.info("generating %s voxels of %.3g m, seed %d", "x".join(map(str, shape)), voxel[0], seed)
+    micro = generate(
+        shape, fractions, radius, voxel_size=voxel, packing=args.packing, overlap=args.overlap, matrix=args.matrix,
+        gradient=gradient, separator=parse_length(args.separator) if args.separator else 0.0,
+        grain_size=parse_length(args.grain_size) if args.grain_size else None, periodic=args.periodic, seed=seed,
+    )
+    save_microstructure(micro, args.output, force=args.force)
+    achieved = ", ".join(f"{name} {f:.4f}" for name, f in micro.volume_fractions().items())
+    grains = f", {int(micro.grains.max())} LLZO grains" if micro.grains is not None else ""
+    print(f"wrote {args.output}: {'x'.join(map(str, micro.shape))} voxels, volume fractions {achieved}{grains}, "
+          f"seed {seed}")
+    return 0
 
 
 def _demo(args) -> int:
@@ -238,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     package_log.propagate = False
     try:
-        return {"analyze": _analyze, "demo": _demo}[args.command](args)
+        return {"analyze": _analyze, "generate": _generate, "demo": _demo}[args.command](args)
     except MicrosimError as exc:
         print(f"microsim: error: {exc}", file=sys.stderr)
         return 1

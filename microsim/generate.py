@@ -604,6 +604,8 @@ def generate(
     wrap = (bool(periodic) and gradient is None and n_sep == 0, bool(periodic), bool(periodic))
 
     pore_target = targets.get(_PORE, 0.0)
+    if gradient is not None and gradient.phase in table and gradient.phase not in targets:
+        targets[gradient.phase] = 0.0
     profiles = {name: np.full(region[0], value) for name, value in targets.items()}
     if gradient is not None:
         _apply_gradient(profiles, gradient, pore_target, fractions)

@@ -77,16 +77,16 @@ def local_thickness(mask: np.ndarray, *, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     phase. Balls are centred on the ridge of the Euclidean distance map (its local
     maxima); the ball centred on voxel ``v`` holds the voxels within ``dt(v) + h/2``,
     ``dt`` being the distance to the nearest voxel centre outside, and its diameter is
-    counted as ``2·dt(v) - h`` so that a slab of ``n`` voxels measures ``n·h``. On
-    digitised spheres the lattice puts the nearest outside centre closer than the
-    radius: the median thickness of a sphere of radius 10 (20) voxels comes out 10 %
-    (5 %) low.
+    counted as ``2·dt(v) - h/2``: a slab of ``n`` voxels measures ``(n ± 1/2)·h`` (+ for
+    odd, - for even ``n``: the digital ridge is one voxel or two). On digitised spheres
+    the lattice puts the nearest outside centre closer than the radius: the median
+    thickness of a sphere of radius 10 (20) voxels comes out 8 % (3 %) low.
 
     Examples
     --------
     >>> slab = np.zeros((9, 9, 9), bool); slab[2:7] = True
     >>> float(local_thickness(slab)[4, 4, 4])
-    5.0
+    5.5
     """
     mask = np.asarray(mask, dtype=bool)
     h = np.asarray(spacing, dtype=float)
@@ -96,11 +96,11 @@ def local_thickness(mask: np.ndarray, *, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     # pad with background so the box faces do not count as inside
     dt = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=h)[1:-1, 1:-1, 1:-1]
     dt = np.where(mask, dt, 0).astype(np.float32)
-    out[mask] = 2 * dt[mask] - h.min()
+    out[mask] = 2 * dt[mask] - h.min() / 2
     ridge = mask & (dt >= ndimage.maximum_filter(dt, size=3)) & (dt > h.min())
     centres = np.argwhere(ridge) + 0.5
     reach = dt[ridge].astype(float) + h.min() / 2
-    diameter = (2 * dt[ridge] - h.min()).astype(np.float32)
+    diameter = (2 * dt[ridge] - h.min() / 2).astype(np.float32)
     flat_out = out.ravel()
     for flat, ball, _ in ball_hits(mask.shape, centres, reach, spacing=h):
         np.maximum.at(flat_out, flat, diameter[ball])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from microsim._files import atomic_output
 from microsim.microstructure import Microstructure
+from microsim.morphology import Morphology
 from microsim.transport import TransportResult
 
 
@@ -40,8 +41,9 @@ def analysis_report(
     *,
     source: str,
     settings: dict | None = None,
+    morphology: Morphology | None = None,
 ) -> dict:
-    """The JSON-ready report of a transport analysis of ``micro``."""
+    """The JSON-ready report of a transport analysis of ``micro`` (and its morphology)."""
     from microsim import __version__
 
     return {
@@ -55,6 +57,7 @@ def analysis_report(
         "phases": dict(micro.phases),
         "volume_fractions": micro.volume_fractions(),
         "settings": settings or {},
+        "morphology": None if morphology is None else morphology.to_dict(),
         "transport": [r.to_dict() for r in results],
     }
 
@@ -96,4 +99,29 @@ def transport_table(results: Sequence[TransportResult]) -> str:
         )
         if not r.percolating:
             lines[-1] += "   (not percolating)"
+    return "\n".join(lines)
+
+
+def morphology_table(morphology: Morphology) -> str:
+    """Per-phase morphology in a fixed-width table: fractions, areas [1/µm], sizes [µm]."""
+    header = (
+        f"{'phase':<12}{'eps':>8}{'S_v [1/um]':>12}{'spanning 0/1/2':>18}{'isolated':>10}"
+        f"{'d50 [um]':>10}{'mean [um]':>11}"
+    )
+    lines = [header, "-" * len(header)]
+    v = morphology.box_volume_m3
+    for phase, eps in morphology.volume_fractions.items():
+        span = "/".join(f"{f:.2f}" for f in morphology.spanning_fraction[phase])
+        size = morphology.thickness[phase] if morphology.thickness else None
+        lines.append(
+            f"{phase:<12}{eps:>8.3f}{morphology.surface_area_m2[phase] / v * 1e-6:>12.4f}{span:>18}"
+            f"{morphology.isolated_fraction[phase]:>10.3f}"
+            f"{'n/a' if size is None else format(size.d50 * 1e6, '.3f'):>10}"
+            f"{'n/a' if size is None else format(size.mean * 1e6, '.3f'):>11}"
+        )
+    pairs = ", ".join(f"{k} {a / v * 1e-6:.4f}" for k, a in morphology.interface_area_m2.items() if a > 0)
+    lines.append(f"interface area per volume [1/um]: {pairs or 'none'}")
+    if morphology.grains:
+        g = morphology.grains
+        lines.append(f"grains: {g['count']}, mean equivalent diameter {g['mean_diameter_m'] * 1e6:.3f} um")
     return "\n".join(lines)
