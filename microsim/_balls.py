@@ -11,7 +11,6 @@ Voxel ``i`` has its centre at ``i + 0.5`` (in voxel units), ball centres are flo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np

@@ -160,3 +160,76 @@ def test_grain_boundary_and_interface_resistance_options(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["transport"][0]["sigma_eff_S_per_m"] == pytest.approx(0.1, rel=1e-6)
     assert main([*args, "--interface-resistance", "CAM-LLZO=1ohmcm2"]) == 1
     one_error_line(capsys, "A/B=VALUE")
+
+
+def test_generate_then_analyze_keeps_voxel_size_phases_and_grains(tmp_path, capsys):
+    # the contract command, at a test-sized box
+    out = tmp_path / "OUT.tif"
+    code = main([
+        "-q", "generate", "--shape", "48,40,40", "--voxel-size", "0.5um", "--fractions", "CAM=0.75,LLZO=0.25",
+        "--radius", "CAM=2um,LLZO=1.5um", "--packing", "sintered", "--gradient", "CAM=0.67:0.33",
+        "--grain-size", "2um", "--seed", "1", "-o", str(out),
+    ])
+    assert code == 0 and out.exists()
+    assert "seed 1" in capsys.readouterr().out
+    assert main(["-q", "analyze", str(out), "--axis", "0", "--json", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["voxel_size_m"] == [0.5e-6] * 3 and report["phases"] == {"pore": 0, "CAM": 1, "LLZO": 2}
+    assert report["volume_fractions"]["CAM"] == pytest.approx(0.5, abs=0.005)  # the gradient's mean
+    morph = report["morphology"]
+    assert set(morph["specific_surface_area_per_m"]) == {"pore", "CAM", "LLZO"}
+    assert morph["interface_area_per_volume_per_m"]["CAM|LLZO"] > 1e5  # 1/m: ~0.3-0.6 per µm here
+    assert all(len(v) == 3 for v in morph["spanning_fraction"].values())
+    assert morph["grains"]["count"] > 0
+    assert morph["local_thickness"]["CAM"]["d50_m"] > 1e-6
+
+
+def test_generate_log_normal_and_separator(tmp_path, capsys):
+    out = tmp_path / "g.npz"
+    code = main(["-q", "generate", "--shape", "40,32,32", "--voxel-size", "0.5um", "--fractions", "CAM=0.5",
+                 "--fractions", "LLZO=0.3", "--radius", "2um", "--spread", "CAM=0.3", "--separator", "5um",
+                 "--seed", "3", "-o", str(out)])
+    assert code == 0
+    micro = Microstructure(**{k: v for k, v in np.load(out).items() if k == "labels"}, voxel_size=0.5e-6)
+    assert np.all(micro.labels[:10] == 2)
+    assert (micro.labels[10:] == 0).mean() == pytest.approx(0.2, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--fractions", "CAM=0.8,LLZO=0.4"], "sum to at most 1"),
+        (["--fractions", "CAM=lots"], "expected a number"),
+        (["--radius", "CAM=-3um"], "length"),
+        (["--radius", "CAM=3"], "no unit"),
+        (["--shape", "64,64"], "3-D box"),
+        (["--fractions", "SE=0.3"], "unknown phase 'SE'"),
+        (["--gradient", "CAM"], "--gradient expects"),
+        (["--spread", "LLZO=0.3"], "has no --radius"),
+    ],
+)
+def test_generate_bad_input_is_one_line(tmp_path, capsys, args, match):
+    base = {"--shape": "16,16,16", "--voxel-size": "1um", "--fractions": "CAM=0.4", "--radius": "CAM=2um"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = ["generate", *[x for kv in base.items() for x in kv], "-o", str(tmp_path / "x.tif")]
+    assert main(argv) == 1
+    one_error_line(capsys, match)
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_generate_never_overwrites_without_force(tmp_path, capsys):
+    out = tmp_path / "x.tif"
+    argv = ["-q", "generate", "--shape", "16,16,16", "--voxel-size", "1um", "--fractions", "CAM=0.4",
+            "--radius", "2um", "--seed", "1", "-o", str(out)]
+    assert main(argv) == 0
+    first = out.read_bytes()
+    assert main(argv[:-2] + ["--seed", "2", "-o", str(out)]) == 1
+    one_error_line(capsys, "exists already")
+    assert out.read_bytes() == first
+    assert main(argv + ["--force"]) == 0
+
+
+def test_analyze_without_morphology(volume_tif, capsys):
+    assert main(["-q", "analyze", str(volume_tif), "--axis", "0", "--no-morphology", "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["morphology"] is None
