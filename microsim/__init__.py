@@ -1,7 +1,8 @@
 """microsim: microstructure-resolved 3-D transport for oxide solid-state batteries.
 
 Data flows generate/import -> segment -> analyse/solve -> cell model -> export; the
-public API of each stage is re-exported here.
+public API of each stage is re-exported here (the generator itself is
+``microsim.generate.generate``: the module keeps its name).
 """
 
 from microsim.errors import (
@@ -16,7 +17,9 @@ from microsim.errors import (
     ResourceError,
     UnitError,
 )
+from microsim.generate import Gradient, LogNormal
 from microsim.microstructure import DEFAULT_PHASES, Microstructure, load_microstructure, save_microstructure
+from microsim.morphology import Morphology, measure_morphology
 from microsim.transport import (
     TransportResult,
     effective_conductivity,
@@ -29,12 +32,15 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_PHASES",
     "ConvergenceError",
+    "Gradient",
     "InputFileError",
     "InvalidInputError",
     "InvalidMicrostructureError",
+    "LogNormal",
     "Microstructure",
     "MicrosimError",
     "MicrosimWarning",
+    "Morphology",
     "OutputExistsError",
     "PercolationWarning",
     "ResourceError",
@@ -43,6 +49,7 @@ __all__ = [
     "__version__",
     "effective_conductivity",
     "load_microstructure",
+    "measure_morphology",
     "save_microstructure",
     "solve_transport",
     "tortuosity_factor",

@@ -60,7 +60,8 @@ def ball_hits(
     """
     centres = np.asarray(centres, dtype=float).reshape(-1, 3)
     reach = np.broadcast_to(np.asarray(reach, dtype=float), (len(centres),))
-    dims = np.asarray(shape)
+    dims = np.asarray(shape, dtype=np.int64)
+    strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
     h = np.asarray(spacing, dtype=float)
     by_reach = np.argsort(reach, kind="stable")
     sorted_reach = reach[by_reach]
@@ -73,15 +74,24 @@ def ball_hits(
         stop = min(int(np.searchsorted(sorted_reach, top, side="right")), start + step)
         chunk = by_reach[start:stop]
         base = np.floor(centres[chunk]).astype(np.int64)
-        index = base[:, None, :] + offsets[None, :, :]
-        d2 = (((index + 0.5 - centres[chunk][:, None, :]) * h) ** 2).sum(axis=2)
+        # |(o + 1/2 - f) h|^2 with f = centre - base, expanded so one matrix product does it
+        shift = (offsets + 0.5) * h
+        frac = (centres[chunk] - base) * h
+        d2 = (shift**2).sum(axis=1)[None, :] - 2 * frac @ shift.T + (frac**2).sum(axis=1)[:, None]
         keep = d2 <= (reach[chunk] ** 2)[:, None]
-        for a in range(3):
-            if wrap[a]:
-                index[..., a] %= dims[a]
-            else:
-                keep &= (index[..., a] >= 0) & (index[..., a] < dims[a])
-        flat = np.ravel_multi_index(tuple(index[keep].T), shape)
+        span = np.abs(offsets).max(axis=0)
+        inner = np.all((base - span >= 0) & (base + span < dims), axis=1)
+        flat = np.empty(keep.shape, dtype=np.int64)
+        flat[inner] = (base[inner] @ strides)[:, None] + (offsets @ strides)[None, :]
+        if not inner.all():  # balls that reach a box face: wrap or drop per axis
+            edge = ~inner
+            index = base[edge][:, None, :] + offsets[None, :, :]
+            for a in range(3):
+                if wrap[a]:
+                    index[..., a] %= dims[a]
+                else:
+                    keep[edge] &= (index[..., a] >= 0) & (index[..., a] < dims[a])
+            flat[edge] = np.where(keep[edge], index @ strides, 0)
         ball = np.broadcast_to(chunk[:, None], keep.shape)[keep]
-        yield flat, ball, np.sqrt(d2[keep]).astype(np.float32)
+        yield flat[keep], ball, np.sqrt(np.maximum(d2[keep], 0)).astype(np.float32)
         start = stop

@@ -261,7 +261,7 @@ def _first_cover(shape, spec: RadiusSpec, count: int, rng, wrap, voxel: float) -
     """Index of the first of ``count`` random spheres covering each voxel (``count`` if none)."""
     radii = _draw_radii(spec, rng, count, voxel)
     centres = _uniform_centres(rng, count, shape, wrap, _largest(spec, voxel))
-    order = np.full(int(np.prod(shape)), count, dtype=np.int64)
+    order = np.full(int(np.prod(shape)), count, dtype=np.int32 if count < 2**31 - 1 else np.int64)
     for flat, ball, _ in ball_hits(shape, centres, radii, wrap=wrap):
         np.minimum.at(order, flat, ball)
     return order.reshape(shape)
@@ -286,11 +286,11 @@ def _place_overlapping(labels, free, name, spec, targets, table, rng, wrap, voxe
         if per_slice:
             claim = np.zeros(shape, dtype=bool)
             for i in range(shape[0]):
-                keys = np.where(free[i], order[i], np.iinfo(np.int64).max)
+                keys = np.where(free[i], order[i], count + 1)
                 claim[i] = _cut_closest(keys, int(need[i])) & free[i]
             short = any(np.count_nonzero(order[i][free[i]] < count) < need[i] for i in range(shape[0]))
         else:
-            keys = np.where(free, order, np.iinfo(np.int64).max)
+            keys = np.where(free, order, count + 1)
             claim = _cut_closest(keys, need) & free
             short = np.count_nonzero(order[free] < count) < need
         if not short:
@@ -298,7 +298,7 @@ def _place_overlapping(labels, free, name, spec, targets, table, rng, wrap, voxe
         count *= 2
     else:
         raise InvalidInputError(f"could not place the {name} spheres: the target fraction is too close to 1")
-    labels[claim & (order < count)] = table[name]
+    labels[claim] = table[name]
     free &= ~claim
 
 
@@ -373,8 +373,10 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
         centres = np.concatenate([centres, cand[accepted]])
         radii = np.concatenate([radii, r[accepted]])
         kinds = np.concatenate([kinds, pick[accepted]])
-        stalled = stalled + 1 if len(accepted) < 0.002 * batch else 0
-        if stalled >= 3:  # jammed: the growth step fills the rest
+        # near jamming RSA creeps on for ever (the acceptance falls off as a power
+        # law); stop at 2 % and let the growth step fill the rest
+        stalled = stalled + 1 if len(accepted) < 0.02 * batch else 0
+        if stalled >= 2:
             break
     return centres, radii, kinds
 
@@ -398,7 +400,7 @@ def _fill_by_growth(labels, free, gaps, names, targets, table, rng) -> None:
         take = {}
         for k, name in enumerate(names):
             target = targets[name][zone].mean() if np.ndim(targets[name]) else targets[name]
-            take[name] = max(0, int(round(target * size)) - np.count_nonzero(lab == table[name]))
+            take[name] = max(0, int(round(target * size)) - np.count_nonzero(lab[~f] == table[name]))
         open_ = np.ones(g.shape[1], dtype=bool)
         result = np.full(g.shape[1], table.get(_PORE, table[names[-1]]), dtype=labels.dtype)
         n_pore = g.shape[1] - sum(take.values())
@@ -436,12 +438,13 @@ def _place_sintered(labels, free, specs, targets, overlap, table, rng, wrap, vox
         for flat, ball, dist in ball_hits(shape, centres[sel], radii[sel] + reach_extra, wrap=wrap):
             np.minimum.at(gap, flat, dist - radii[sel][ball].astype(np.float32))
         gaps.append(gap.reshape(shape))
-    inside = np.min(gaps, axis=0) <= 0
-    owner = np.argmin(gaps, axis=0)
-    for k, name in enumerate(names):
-        labels[inside & (owner == k) & free] = table[name]
-    free &= ~inside
-    unreached = np.count_nonzero(free & (np.min(gaps, axis=0) >= reach_extra))
+    nearest = gaps[0].copy()
+    for k, gap in enumerate(gaps):  # a voxel inside particles of two phases goes to the deeper one
+        if k:
+            np.minimum(nearest, gap, out=nearest)
+        labels[(gap <= 0) & (gap == nearest)] = table[names[k]]
+    free &= nearest > 0
+    unreached = np.count_nonzero(free & (nearest >= reach_extra))
     log.info("sintered packing: %.1f%% of the volume filled by growth, %.2f%% beyond %.1f voxels of any particle",
              100 * np.count_nonzero(free) / free.size, 100 * unreached / free.size, reach_extra)
     _fill_by_growth(labels, free, gaps, names, targets, table, rng)
