@@ -342,11 +342,13 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
         wrapped = lambda x: (x - lo) % boxsize  # noqa: E731 - coordinates the trees expect
         if len(centres):
             tree = spatial.cKDTree(wrapped(centres), boxsize=boxsize)
-            k = min(16, len(centres))
+            k = min(32, len(centres))
             dist, idx = tree.query(wrapped(cand), k=k, distance_upper_bound=shrink * (r.max() + radii.max()))
             dist, idx = dist.reshape(len(cand), k), idx.reshape(len(cand), k)
             r_nb = np.append(radii, 0.0)[idx]
             keep &= ~np.any(dist < shrink * (r[:, None] + r_nb), axis=1)
+            if k == 32:  # a crowd beyond the 32 nearest is not checked: such a spot is taken anyway
+                keep &= ~np.isfinite(dist[:, -1])
         cand, r, pick, layer = cand[keep], r[keep], pick[keep], layer[keep]
         if len(cand) > 1:  # conflicts inside the batch: the later sphere yields
             pairs = spatial.cKDTree(wrapped(cand), boxsize=boxsize).query_pairs(

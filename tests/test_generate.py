@@ -48,9 +48,10 @@ def test_boolean_model_specific_surface():
     assert measured == pytest.approx(expected, rel=0.05)
 
 
+@pytest.mark.parametrize("packing", ["overlapping", "sintered"])
 @pytest.mark.parametrize("periodic", [False, True])
-def test_periodic_volumes_wrap(periodic):
-    m = generate((48, 48, 48), {"CAM": 0.4}, 4e-6, voxel_size=1e-6, periodic=periodic, seed=5)
+def test_periodic_volumes_wrap(periodic, packing):
+    m = generate((48, 48, 48), {"CAM": 0.4}, 4e-6, voxel_size=1e-6, periodic=periodic, packing=packing, seed=5)
     cam = m.labels == 1
     inner = np.mean(cam[:, :, 1:] != cam[:, :, :-1])  # share of differing neighbours inside
     across = np.mean(cam[:, :, 0] != cam[:, :, -1])  # ... and across the box face
@@ -73,6 +74,22 @@ def test_gradient_profile_slice_by_slice(packing, mode, values):
     assert np.max(np.abs(measured - wanted)) < 0.02
     assert measured.mean() == pytest.approx(wanted.mean(), abs=FRACTION_TOLERANCE)
     assert np.all((m.labels == 1) | (m.labels == 2))  # no pore asked for, none made
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_sintered_particles_respect_the_allowed_overlap(periodic):
+    from microsim.generate import _rsa
+
+    box = 40
+    targets = np.array([[0.6 * box**3], [0.3 * box**3]])
+    centres, radii, kinds = _rsa((box,) * 3, {"CAM": 5e-6, "LLZO": 2.5e-6}, targets, 0.2,
+                                 np.random.default_rng(0), (periodic,) * 3, 1e-6, 1)
+    assert set(np.unique(kinds)) == {0, 1} and np.allclose(radii[kinds == 0], 5)
+    delta = np.abs(centres[:, None, :] - centres[None, :, :])
+    if periodic:
+        delta = np.minimum(delta, box - delta)
+    dist = np.sqrt((delta**2).sum(axis=2))[np.triu_indices(len(radii), 1)]
+    assert np.all(dist >= 0.8 * (radii[:, None] + radii[None, :])[np.triu_indices(len(radii), 1)] - 1e-9)
 
 
 def test_separator_slab_and_grains():
