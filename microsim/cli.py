@@ -14,7 +14,14 @@ from pathlib import Path
 
 from microsim.errors import InvalidInputError, MicrosimError, PercolationWarning
 from microsim.microstructure import Microstructure, load_microstructure, save_microstructure
-from microsim.units import parse_area_resistance, parse_conductivity, parse_length, parse_voxel_size
+from microsim.units import (
+    parse_area_resistance,
+    parse_conductivity,
+    parse_current_density,
+    parse_diffusivity,
+    parse_length,
+    parse_voxel_size,
+)
 
 log = logging.getLogger("microsim")
 
@@ -130,6 +137,37 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
     gen.add_argument("-o", "--output", required=True, help="output labelled volume (.tif or .npz)")
     gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+    cell = sub.add_parser("cell", parents=[quiet], help="energy of a Li | LLZO | composite-cathode cell (reduced P2D)")
+    cell.add_argument("--set", default="improved", help="parameter set: improved or state_of_the_art")
+    cell.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                      help="override a parameter, with a unit where it has one, e.g. R_CT=150ohmcm2, "
+                           "sigma_SE=1e-2S/cm, D_CAM=2.5e-11cm2/s, d50_CAM=0.1um, beta_tort=1.5 (repeatable)")
+    cell.add_argument("--thickness", help="cathode thickness, e.g. 50um (default: the set's, 50 um)")
+    cell.add_argument("--current", default="1mA/cm2", help="discharge current density, e.g. 1mA/cm2")
+    cell.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge",
+                      help="discharge from the charged rested state, or charge from the as-built state first")
+    cell.add_argument("--theoretical", action="store_true",
+                      help="theoretical figures only (full capacity at the nominal voltage, no simulation)")
+    cell.add_argument("--report", help="JSON report of microsim analyze: sigma_eff, kappa_eff, a and fractions")
+    cell.add_argument("--axis", type=int, default=0, help="thickness axis of the analysed volume (default 0)")
+    cell.add_argument("--beta", type=float, help="total Bruggeman exponent of the SE (beta_tort; beta_GB = 0)")
+    cell.add_argument("--sigma-eff", help="effective ionic conductivity of the cathode, e.g. 1e-4S/cm")
+    cell.add_argument("--kappa-eff", help="effective electronic conductivity of the cathode, e.g. 2.3e-3S/cm")
+    cell.add_argument("--li-excess", type=float, default=0.0,
+                      help="Li metal on the anode, multiple of the cathode capacity (default 0: anode-free)")
+    cell.add_argument("--current-collectors", action="store_true", help="count Al and Cu foils in mass and volume")
+    cell.add_argument("--curve", help="write the voltage curve as CSV to this path")
+    cell.add_argument("--json", metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
+    cell.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    study = sub.add_parser("cell-study", parents=[quiet],
+                           help="Fig. 9-style studies: sensitivity, development path, Ragone (CSV + PNG)")
+    study.add_argument("study", choices=["sensitivity", "path", "ragone", "all"])
+    study.add_argument("--out", default="microsim-cell-study", help="output folder")
+    study.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge")
+    study.add_argument("--no-plot", action="store_true", help="CSV only")
+    study.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     demo = sub.add_parser("demo", parents=[quiet], help="analyse the built-in composite-cathode volume")
     demo.add_argument("--out", default="microsim-demo", help="output folder (default ./microsim-demo)")
@@ -291,6 +329,120 @@ def _generate(args) -> int:
     return 0
 
 
+def _cell_parameter(name: str, text: str):
+    """A --param value in SI: units where the parameter has one."""
+    parsers = {
+        "sigma_SE": parse_conductivity, "kappa_CAM": parse_conductivity, "sigma_eff": parse_conductivity,
+        "kappa_eff": parse_conductivity, "D_CAM": parse_diffusivity, "d50_CAM": parse_length, "L_sep": parse_length,
+        "L_cat": parse_length, "L_cc_Al": parse_length, "L_cc_Cu": parse_length, "R_CT": parse_area_resistance,
+        "R_SP": parse_area_resistance, "R_Li": parse_area_resistance,
+    }
+    if name in ("cam", "electrolyte"):
+        return text
+    if name == "current_collectors":
+        return text.lower() in ("1", "true", "yes")
+    return parsers.get(name, _number)(text)
+
+
+def _cell_parameters(args):
+    from microsim.cell import get_parameter_set, parameter_names, parameters_from_report
+
+    params = get_parameter_set(args.set)
+    values = {}
+    for item in args.param:
+        name, value = _name_value(item, "--param", str)
+        if name not in parameter_names():
+            raise InvalidInputError(f"unknown parameter {name!r}; parameters are {', '.join(parameter_names())}")
+        values[name] = _cell_parameter(name, value)
+    if args.thickness:
+        values["L_cat"] = parse_length(args.thickness)
+    if args.beta is not None:
+        values.update(beta_tort=args.beta, beta_GB=0.0)
+    if args.sigma_eff:
+        values["sigma_eff"] = parse_conductivity(args.sigma_eff)
+    if args.kappa_eff:
+        values["kappa_eff"] = parse_conductivity(args.kappa_eff)
+    values.update(li_excess=args.li_excess, current_collectors=args.current_collectors)
+    params = params.with_values(**values)
+    if args.report:
+        params = parameters_from_report(args.report, params, axis=args.axis)
+    return params.with_values(name=args.set)
+
+
+def _cell(args) -> int:
+    from microsim.cell import simulate, theoretical_energy
+    from microsim.report import report_json, software_versions, write_report
+
+    for path in (args.json, args.curve):
+        if path and path != "-" and Path(path).exists() and not args.force:
+            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
+    params = _cell_parameters(args)
+    current = parse_current_density(args.current)
+    if args.theoretical:
+        theory = theoretical_energy(params)
+        out = {
+            "mode": "theoretical",
+            "specific_energy_Wh_per_kg": theory.specific_energy_Wh_per_kg,
+            "energy_density_Wh_per_L": theory.energy_density_Wh_per_L,
+            "utilisation": 1.0,
+            "capacity_mAh_per_cm2": theory.capacity_C_per_m2 / 36000.0,
+            **theory.to_dict(),
+            "parameters": params.to_dict(),
+        }
+        result = None
+    else:
+        log.info("simulating %s at %.3g mA/cm2, %s um (%s)", args.protocol, current / 10, round(params.L_cat * 1e6, 6), args.set)
+        result = simulate(params, current, protocol=args.protocol)
+        out = {"mode": "simulated", **result.to_dict()}
+    out["software"] = software_versions()
+    out["command"] = "microsim " + " ".join(sys.argv[1:]) if sys.argv else ""
+    summary = (f"{out['specific_energy_Wh_per_kg']:.1f} Wh/kg, {out['energy_density_Wh_per_L']:.0f} Wh/L, "
+               f"utilisation {out['utilisation']:.3f}, {out['capacity_mAh_per_cm2']:.3f} mAh/cm2 "
+               f"(theoretical {out['theoretical_specific_energy_Wh_per_kg']:.1f} Wh/kg; {out['mass_accounting']})")
+    print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
+    if result is not None:
+        losses = ", ".join(f"{k} {v:.1f}" for k, v in out["overpotentials_mV"].items() if k != "open_circuit")
+        print(f"mean overpotentials [mV]: {losses}", file=sys.stderr if args.json == "-" else sys.stdout)
+        if result.note:
+            print(f"microsim: {result.note}", file=sys.stderr)
+    if args.json == "-":
+        sys.stdout.write(report_json(out))
+    elif args.json:
+        write_report(out, args.json, force=args.force)
+    if args.curve and result is not None:
+        from microsim.cell.studies import write_csv
+
+        rows = [{"time_s": t, "capacity_mAh_per_cm2": q / 36000.0, "voltage_V": v}
+                for t, q, v in zip(result.time, result.capacity, result.voltage)]
+        write_csv(rows, args.curve, force=args.force)
+    return 0
+
+
+def _cell_study(args) -> int:
+    from microsim.cell.studies import STUDIES, write_csv
+
+    out = Path(args.out)
+    names = list(STUDIES) if args.study == "all" else [args.study]
+    planned = [out / f"{n}.{ext}" for n in names for ext in (("csv",) if args.no_plot else ("csv", "png"))]
+    for path in planned:
+        if path.exists() and not args.force:
+            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        run, plot = STUDIES[name]
+        log.info("study %s (%s)", name, args.protocol)
+        def progress(done: int, total: int) -> None:
+            if done == total or done % max(1, total // 4) == 0:
+                log.info("  %s: %d of %d cells simulated", name, done, total)
+
+        rows = run(protocol=args.protocol, progress=progress)
+        write_csv(rows, out / f"{name}.csv", force=args.force)
+        if not args.no_plot:
+            plot(rows, out / f"{name}.png", force=args.force)
+        print(f"wrote {out / name}.csv" + ("" if args.no_plot else f" and {name}.png"))
+    return 0
+
+
 def _demo(args) -> int:
     from microsim.generate import generate
 
@@ -327,7 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     package_log.propagate = False
     try:
-        return {"analyze": _analyze, "generate": _generate, "demo": _demo}[args.command](args)
+        handlers = {"analyze": _analyze, "generate": _generate, "cell": _cell, "cell-study": _cell_study,
+                    "demo": _demo}
+        return handlers[args.command](args)
     except MicrosimError as exc:
         print(f"microsim: error: {exc}", file=sys.stderr)
         return 1

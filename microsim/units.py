@@ -29,6 +29,14 @@ _CONDUCTIVITY_UNITS = {
     "µs/cm": 1e-4,
     "ms/m": 1e-3,
 }
+_CURRENT_DENSITY_UNITS = {
+    "a/m2": 1.0,
+    "ma/cm2": 10.0,
+    "a/cm2": 1e4,
+    "ua/cm2": 1e-2,
+    "µa/cm2": 1e-2,
+}
+_DIFFUSIVITY_UNITS = {"m2/s": 1.0, "cm2/s": 1e-4}
 _RESISTANCE_AREA_UNITS = {
     "ohmm2": 1.0,
     "ohm*m2": 1.0,
@@ -61,7 +69,8 @@ def _parse(text: str, units: dict[str, float], what: str, *, positive: bool) -> 
 
 
 def _example(what: str) -> str:
-    return {"length": "0.4um", "conductivity": "8e-4S/cm", "area resistance": "10ohmcm2"}[what]
+    return {"length": "0.4um", "conductivity": "8e-4S/cm", "area resistance": "10ohmcm2",
+            "current density": "1mA/cm2", "diffusivity": "2.5e-11cm2/s"}[what]
 
 
 def parse_length(text: str) -> float:
@@ -86,3 +95,13 @@ def parse_conductivity(text: str) -> float:
 def parse_area_resistance(text: str) -> float:
     """Parse an area-specific resistance such as ``"10ohmcm2"`` into Ω·m² (>= 0)."""
     return _parse(text, _RESISTANCE_AREA_UNITS, "area resistance", positive=False)
+
+
+def parse_current_density(text: str) -> float:
+    """Parse a current density such as ``"1mA/cm2"`` into A/m² (> 0)."""
+    return _parse(text, _CURRENT_DENSITY_UNITS, "current density", positive=True)
+
+
+def parse_diffusivity(text: str) -> float:
+    """Parse a diffusion coefficient such as ``"2.54e-11cm2/s"`` into m²/s (> 0)."""
+    return _parse(text, _DIFFUSIVITY_UNITS, "diffusivity", positive=True)
