@@ -233,3 +233,80 @@ def test_generate_never_overwrites_without_force(tmp_path, capsys):
 def test_analyze_without_morphology(volume_tif, capsys):
     assert main(["-q", "analyze", str(volume_tif), "--axis", "0", "--no-morphology", "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["morphology"] is None
+
+
+CELL_KEYS = {"specific_energy_Wh_per_kg", "energy_density_Wh_per_L", "theoretical_specific_energy_Wh_per_kg",
+             "utilisation", "capacity_mAh_per_cm2", "mass_accounting", "parameters"}
+
+
+def test_cell_prints_the_contracted_json(capsys):
+    argv = ["-q", "cell", "--set", "improved", "--thickness", "50um", "--current", "1mA/cm2", "--json", "-"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert CELL_KEYS <= set(out)
+    assert out["theoretical_specific_energy_Wh_per_kg"] == pytest.approx(519, rel=0.01)
+    assert out["specific_energy_Wh_per_kg"] >= 0.98 * out["theoretical_specific_energy_Wh_per_kg"]
+    assert 0.98 < out["utilisation"] <= 1.01 and out["capacity_mAh_per_cm2"] == pytest.approx(4.0, rel=0.01)
+    assert out["parameters"]["R_CT"] == pytest.approx(150e-4) and "anode-free" in out["mass_accounting"]
+
+
+def test_cell_theoretical_and_parameters_with_units(capsys):
+    assert main(["-q", "cell", "--theoretical", "--thickness", "100um", "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["specific_energy_Wh_per_kg"] == pytest.approx(567, rel=0.01)
+    argv = ["-q", "cell", "--set", "state_of_the_art", "--param", "R_CT=150ohmcm2", "--param", "D_CAM=2.54e-11cm2/s",
+            "--param", "d50_CAM=0.1um", "--beta", "1.5", "--current", "10mA/cm2", "--protocol", "charge-discharge",
+            "--json", "-"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    params = out["parameters"]
+    assert params["R_CT"] == pytest.approx(0.015) and params["D_CAM"] == pytest.approx(2.54e-15)
+    assert params["beta_tort"] == 1.5 and params["beta_GB"] == 0 and out["protocol"] == "charge-discharge"
+    assert out["charge_capacity_mAh_per_cm2"] > 0
+
+
+def test_cell_from_an_analyze_report(tmp_path, capsys):
+    vol, report, curve = tmp_path / "v.tif", tmp_path / "a.json", tmp_path / "curve.csv"
+    assert main(["-q", "generate", "--shape", "40,32,32", "--voxel-size", "0.5um", "--fractions", "CAM=0.7,LLZO=0.3",
+                 "--radius", "CAM=2um,LLZO=1.5um", "--seed", "2", "-o", str(vol)]) == 0
+    assert main(["-q", "analyze", str(vol), "--axis", "0", "--json", str(report)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "cell", "--report", str(report), "--current", "1mA/cm2", "--curve", str(curve),
+                 "--json", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    analysed = json.loads(report.read_text())
+    llzo = next(r for r in analysed["transport"] if r["phase"] == "LLZO")
+    factor = llzo["sigma_eff_S_per_m"] / llzo["sigma_bulk_S_per_m"]
+    eps = analysed["volume_fractions"]["LLZO"]
+    assert out["effective_properties"]["sigma_eff_SE_S_per_m"] == pytest.approx(factor * 1.0)  # improved: σ0 1 S/m
+    assert out["parameters"]["eps_SE"] == pytest.approx(eps)
+    assert out["effective_properties"]["interface_area_per_volume_per_m"] == pytest.approx(
+        analysed["morphology"]["interface_area_per_volume_per_m"]["CAM|LLZO"])
+    assert curve.read_text().startswith("time_s,capacity_mAh_per_cm2,voltage_V")
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--set", "best"], "valid sets: state_of_the_art, improved"),
+        (["--current=0mA/cm2"], "current density must be finite and > 0"),
+        (["--current", "1mA"], "unknown unit"),
+        (["--thickness=-50um"], "length must be finite"),
+        (["--param", "v_min=4.5"], "v_min < v_max"),
+        (["--param", "eps_CAM=0.9"], "must not exceed 1"),
+        (["--param", "Rct=1ohmcm2"], "unknown parameter 'Rct'"),
+        (["--report", "missing.json"], "does not exist"),
+    ],
+)
+def test_cell_bad_input_is_one_line(capsys, args, match):
+    assert main(["cell", *args]) == 1
+    one_error_line(capsys, match)
+
+
+def test_cell_study_writes_csv_and_png_once(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["-q", "cell-study", "sensitivity", "--out", str(out)]) == 0
+    rows = (out / "sensitivity.csv").read_text().splitlines()
+    assert rows[0].startswith("case,thickness_um,current_mA_per_cm2") and len(rows) == 1 + 8 * 4
+    assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["-q", "cell-study", "sensitivity", "--out", str(out)]) == 1
+    one_error_line(capsys, "exists already")
