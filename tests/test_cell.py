@@ -239,3 +239,20 @@ def test_parameter_sets_round_trip_as_data():
     assert p.sigma_eff_SE * 0.01 == pytest.approx(4.7e-6, rel=0.01)
     assert p.with_values(beta_GB=0.0).sigma_eff_SE * 0.01 == pytest.approx(3.3e-5, rel=0.02)
     assert p.with_values(beta_GB=0.0, beta_tort=1.5).sigma_eff_SE * 0.01 == pytest.approx(1e-4, rel=0.01)
+
+
+def test_against_pybamm_half_cell_dfn():
+    # optional: PyBaMM is no dependency (benchmarks/pybamm_check.py runs the full table)
+    pytest.importorskip("pybamm", reason="PyBaMM not installed: the side-by-side check is optional")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pybamm_check.py"
+    spec = importlib.util.spec_from_file_location("pybamm_check", path)
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    p = improved().with_values(sigma_SE=0.08, L_cat=100e-6)
+    ours = simulate(p, 10 * MA_CM2)
+    theirs = check.pybamm_discharge(p, 10 * MA_CM2, 20, 10)
+    assert ours.mean_voltage == pytest.approx(theirs["energy"] / theirs["capacity"], abs=2e-3)
+    assert ours.delivered_capacity == pytest.approx(theirs["capacity"], rel=0.01)
