@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import write_block  # noqa: E402
+
 START, END = "<!-- generate: start -->", "<!-- generate: end -->"
 RECIPE = {"fractions": {"CAM": 0.75, "LLZO": 0.25}, "radius": {"CAM": 3e-6, "LLZO": 1.5e-6}, "voxel_size": 0.5e-6}
 
@@ -113,13 +116,7 @@ def main(argv=None) -> int:
     text = markdown(rows, argv if argv is not None else sys.argv[1:])
     print(text)
     if not args.no_write:
-        results = HERE / "RESULTS.md"
-        old = results.read_text() if results.exists() else ""
-        if START in old and END in old:
-            new = old[:old.index(START)] + text + old[old.index(END) + len(END):]
-        else:
-            new = old.rstrip("\n") + "\n\n" + text + "\n"
-        results.write_text(new)
+        write_block(text, START, END)
     return 0
 
 

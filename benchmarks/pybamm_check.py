@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import write_block  # noqa: E402
+
 START, END = "<!-- pybamm: start -->", "<!-- pybamm: end -->"
 
 
@@ -147,13 +150,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        results = HERE / "RESULTS.md"
-        old = results.read_text()
-        if START in old and END in old:
-            new = old[:old.index(START)] + text + old[old.index(END) + len(END):]
-        else:
-            new = old.rstrip("\n") + "\n\n" + text + "\n"
-        results.write_text(new)
+        write_block(text, START, END)
     return 0
 
 

@@ -1,0 +1,17 @@
+"""Shared by the benchmark scripts: rewrite one marked block of RESULTS.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def write_block(text: str, start: str, end: str, path: Path = RESULTS) -> None:
+    """Replace the block between ``start`` and ``end`` (``text`` includes both), or append it."""
+    old = path.read_text() if path.exists() else ""
+    if start in old and end in old:
+        new = old[:old.index(start)] + text + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    path.write_text(new)
