@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
     cell = sub.add_parser("cell", parents=[quiet], help="energy of a Li | LLZO | composite-cathode cell (reduced P2D)")
-    cell.add_argument("--set", default="improved", help="parameter set: improved or state_of_the_art")
+    cell.add_argument("--set", default="improved",
+                      help="parameter set: improved, state_of_the_art, or a JSON file like data/parameters/*.json")
     cell.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                       help="override a parameter, with a unit where it has one, e.g. R_CT=150ohmcm2, "
                            "sigma_SE=1e-2S/cm, D_CAM=2.5e-11cm2/s, d50_CAM=0.1um, beta_tort=1.5 (repeatable)")
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Li metal on the anode, multiple of the cathode capacity (default 0: anode-free)")
     cell.add_argument("--current-collectors", action="store_true", help="count Al and Cu foils in mass and volume")
     cell.add_argument("--curve", help="write the voltage curve as CSV to this path")
+    cell.add_argument("--profiles", help="write x-profiles (phi_e, reaction current, lithiation) per step as CSV")
     cell.add_argument("--json", metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
     cell.add_argument("--force", action="store_true", help="overwrite existing output files")
 
@@ -373,7 +375,7 @@ def _cell(args) -> int:
     from microsim.cell import simulate, theoretical_energy
     from microsim.report import report_json, software_versions, write_report
 
-    for path in (args.json, args.curve):
+    for path in (args.json, args.curve, args.profiles):
         if path and path != "-" and Path(path).exists() and not args.force:
             raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
     params = _cell_parameters(args)
@@ -392,7 +394,7 @@ def _cell(args) -> int:
         result = None
     else:
         log.info("simulating %s at %.3g mA/cm2, %s um (%s)", args.protocol, current / 10, round(params.L_cat * 1e6, 6), args.set)
-        result = simulate(params, current, protocol=args.protocol)
+        result = simulate(params, current, protocol=args.protocol, profiles=bool(args.profiles))
         out = {"mode": "simulated", **result.to_dict()}
     out["software"] = software_versions()
     out["command"] = "microsim " + " ".join(sys.argv[1:]) if sys.argv else ""
@@ -415,6 +417,14 @@ def _cell(args) -> int:
         rows = [{"time_s": t, "capacity_mAh_per_cm2": q / 36000.0, "voltage_V": v}
                 for t, q, v in zip(result.time, result.capacity, result.voltage)]
         write_csv(rows, args.curve, force=args.force)
+    if args.profiles and result is not None and result.profiles is not None:
+        from microsim.cell.studies import write_csv
+
+        prof = result.profiles
+        rows = [{"time_s": t, "x_um": x * 1e6, "phi_e_V": pe, "reaction_current_A_per_m2": j, "lithiation": th}
+                for k, t in enumerate(prof["time"])
+                for x, pe, j, th in zip(prof["x"], prof["phi_e"][k], prof["reaction_current"][k], prof["lithiation"][k])]
+        write_csv(rows, args.profiles, force=args.force)
     return 0
 
 

@@ -17,7 +17,7 @@ from microsim.cell import (
     theoretical_energy,
 )
 from microsim.cell.p2d import FARADAY, LOSSES, _Cell
-from microsim.errors import InvalidInputError
+from microsim.errors import InvalidInputError, MicrosimError
 
 MA_CM2 = 10.0  # A/m^2 in 1 mA/cm^2
 
@@ -256,3 +256,29 @@ def test_against_pybamm_half_cell_dfn():
     theirs = check.pybamm_discharge(p, 10 * MA_CM2, 20, 10)
     assert ours.mean_voltage == pytest.approx(theirs["energy"] / theirs["capacity"], abs=2e-3)
     assert ours.delivered_capacity == pytest.approx(theirs["capacity"], rel=0.01)
+
+
+def test_shipped_parameter_files_match_the_sets():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "parameters"
+    for name in ("state_of_the_art", "improved"):
+        assert get_parameter_set(str(folder / f"{name}.json")) == get_parameter_set(name)
+    with pytest.raises(MicrosimError, match="does not exist"):
+        get_parameter_set(str(folder / "nothing.json"))
+
+
+def test_energy_from_report_in_one_call():
+    from microsim.cell import energy_from_report
+
+    report = {
+        "volume_fractions": {"pore": 0.0, "CAM": 0.75, "LLZO": 0.25},
+        "transport": [{"phase": "LLZO", "axis": 0, "sigma_eff_S_per_m": 0.125, "sigma_bulk_S_per_m": 1.0}],
+        "morphology": {"interface_area_per_volume_per_m": {"CAM|LLZO": 4.5e7}},
+    }
+    # 0.125 = 0.25^1.5 and 3 ε / R_p = 4.5e7 1/m: the improved set's own values
+    base = simulate(improved().with_values(L_cat=100e-6), 10.0)
+    r = energy_from_report(report, 10.0, parameter_set="improved", thickness=100e-6)
+    assert r.parameters.sigma_eff_SE == pytest.approx(improved().sigma_eff_SE)
+    assert r.parameters.interface_area == 4.5e7 and r.parameters.L_cat == 100e-6
+    assert r.energy == pytest.approx(base.energy, rel=1e-9)

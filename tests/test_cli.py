@@ -310,3 +310,20 @@ def test_cell_study_writes_csv_and_png_once(tmp_path, capsys):
     assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["-q", "cell-study", "sensitivity", "--out", str(out)]) == 1
     one_error_line(capsys, "exists already")
+
+
+def test_cell_with_a_parameter_file_and_profiles(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    mine = tmp_path / "mine.json"
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "parameters" / "improved.json", mine)
+    text = json.loads(mine.read_text())
+    text["L_cat"] = 80e-6
+    mine.write_text(json.dumps(text))
+    profiles = tmp_path / "profiles.csv"
+    assert main(["-q", "cell", "--set", str(mine), "--profiles", str(profiles), "--json", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["thickness_um"] == pytest.approx(80)
+    lines = profiles.read_text().splitlines()
+    assert lines[0] == "time_s,x_um,phi_e_V,reaction_current_A_per_m2,lithiation" and len(lines) > 20 * 50

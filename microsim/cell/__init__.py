@@ -4,7 +4,7 @@ Li metal | dense solid-electrolyte separator | composite cathode, fed with effec
 properties from the transport solver or from Bruggeman forms (DESIGN §5).
 """
 
-from microsim.cell.coupling import parameters_from_report
+from microsim.cell.coupling import energy_from_report, parameters_from_report
 from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy
 from microsim.cell.ocv import get_ocv
 from microsim.cell.p2d import LOSSES, PROTOCOLS, CellResult, Grid, simulate
@@ -16,6 +16,7 @@ from microsim.cell.parameters import (
     get_material,
     get_parameter_set,
     improved,
+    load_parameters,
     parameter_names,
     state_of_the_art,
 )
@@ -31,10 +32,12 @@ __all__ = [
     "Material",
     "TheoreticalEnergy",
     "cell_stack",
+    "energy_from_report",
     "get_material",
     "get_ocv",
     "get_parameter_set",
     "improved",
+    "load_parameters",
     "parameter_names",
     "parameters_from_report",
     "simulate",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from microsim.cell.parameters import CellParameters
+from microsim.cell.p2d import CellResult, simulate
+from microsim.cell.parameters import CellParameters, get_parameter_set
 from microsim.errors import InputFileError, InvalidInputError
 
 
@@ -86,3 +87,40 @@ def parameters_from_report(
     if values["eps_CAM"] <= 0 or values["eps_SE"] <= 0:
         raise InvalidInputError(f"the volume has no {cam} or no {se}: {fractions}")
     return params.with_values(**values)
+
+
+def energy_from_report(
+    report: dict | str | Path,
+    current_density: float,
+    *,
+    parameter_set: str = "improved",
+    thickness: float | None = None,
+    protocol: str = "discharge",
+    axis: int = 0,
+    **values,
+) -> CellResult:
+    """One call from an ``analyze`` report to the cell's energy.
+
+    Parameters
+    ----------
+    report : dict or path of the ``analyze`` JSON report
+    current_density : float [A/m^2]
+    parameter_set : str
+        Name or JSON file of the set giving everything the microstructure does not.
+    thickness : float [m], optional
+        Cathode thickness (default: the set's).
+    protocol : str
+    axis : int
+        Thickness axis of the analysed volume.
+    **values
+        Further parameter overrides (SI).
+
+    Returns
+    -------
+    CellResult
+    """
+    params = get_parameter_set(parameter_set)
+    if thickness is not None:
+        values["L_cat"] = thickness
+    params = parameters_from_report(report, params.with_values(**values), axis=axis)
+    return simulate(params, current_density, protocol=protocol)

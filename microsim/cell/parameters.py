@@ -278,16 +278,40 @@ PARAMETER_SETS = {"state_of_the_art": state_of_the_art, "improved": improved}
 
 
 def get_parameter_set(name: str) -> CellParameters:
-    """One of :data:`PARAMETER_SETS` by name; an unknown name lists the valid ones.
+    """One of :data:`PARAMETER_SETS` by name, or a set saved as JSON (a path ending in .json).
+
+    An unknown name lists the valid ones. ``data/parameters/`` holds both sets as JSON
+    (SI units) to copy and edit.
 
     Examples
     --------
     >>> round(get_parameter_set("state_of_the_art").sigma_eff_SE * 0.01, 7)  # S/cm
     4.7e-06
     """
+    if str(name).endswith(".json"):
+        return load_parameters(name)
     try:
         return PARAMETER_SETS[name]()
     except KeyError:
         raise InvalidInputError(
-            f"unknown parameter set {name!r}; valid sets: {', '.join(PARAMETER_SETS)}"
+            f"unknown parameter set {name!r}; valid sets: {', '.join(PARAMETER_SETS)} (or a .json file)"
         ) from None
+
+
+def load_parameters(path) -> CellParameters:
+    """A :class:`CellParameters` from a JSON file of SI values (``CellParameters.to_dict``)."""
+    import json
+    from pathlib import Path
+
+    from microsim.errors import InputFileError
+
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputFileError(f"parameter file {path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"cannot read parameter file {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise InvalidInputError(f"parameter file {path} must hold one JSON object")
+    values = {k: v for k, v in values.items() if not k.startswith("_")}  # "_source", "_units": notes
+    return CellParameters.from_dict(values)
