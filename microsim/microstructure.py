@@ -13,7 +13,6 @@ Plain ``.npy`` label arrays need the voxel size (and phase table) from the calle
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import types
 from collections.abc import Mapping
@@ -21,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from microsim._files import atomic_output, check_readable
-from microsim.errors import InputFileError, InvalidMicrostructureError
+from microsim.errors import InvalidMicrostructureError
 
 DEFAULT_PHASES: Mapping[str, int] = types.MappingProxyType({"pore": 0, "CAM": 1, "LLZO": 2})
 """Default phase table: label 0 pore, 1 cathode active material, 2 garnet electrolyte."""
@@ -196,57 +194,19 @@ class Microstructure:
         }
 
 
-def _smallest_uint(array: np.ndarray) -> np.ndarray:
-    top = int(array.max()) if array.size else 0
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if top <= np.iinfo(dtype).max:
-            return array.astype(dtype, copy=False)
-    return array.astype(np.uint64, copy=False)
-
-
 def save_microstructure(micro: Microstructure, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write ``micro`` to a labelled TIFF (``.tif``/``.tiff``) or an ``.npz`` archive.
 
     The TIFF holds the labels as pages along axis 0 (zlib-compressed) and, in its
     JSON description under ``"microsim"``, the voxel size [m] and the phase table;
     grain ids, when present, go into a second TIFF series. The file is written
-    atomically and an existing file is replaced only with ``force=True``.
+    atomically and an existing file is replaced only with ``force=True``
+    (:func:`microsim.io.write_labels`).
     """
-    import tifffile
+    from microsim.io import write_labels
 
-    target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in (".tif", ".tiff", ".npz"):
-        raise InputFileError(f"cannot save a microstructure as {target.name}: use .tif, .tiff or .npz")
-    meta = {"voxel_size_m": list(micro.voxel_size), "phases": dict(micro.phases), "format": 1}
-    with atomic_output(target, force=force) as tmp:
-        if suffix == ".npz":
-            arrays = {"labels": micro.labels, "metadata": np.array(json.dumps(meta))}
-            if micro.grains is not None:
-                arrays["grains"] = micro.grains
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-        else:
-            with tifffile.TiffWriter(tmp) as writer:
-                writer.write(_smallest_uint(micro.labels), compression="zlib", metadata={"microsim": meta})
-                if micro.grains is not None:
-                    writer.write(_smallest_uint(micro.grains), compression="zlib", metadata={"microsim_grains": True})
-    return target
-
-
-def _imagej_voxel_size(tif) -> tuple[float, float, float] | None:
-    meta = tif.imagej_metadata or {}
-    unit = str(meta.get("unit", "")).replace("\\u00B5", "u").replace("µ", "u").replace("micron", "um")
-    scale = {"nm": 1e-9, "um": 1e-6, "mm": 1e-3, "cm": 1e-2, "m": 1.0}.get(unit)
-    if scale is None or "spacing" not in meta:
-        return None
-    page = tif.pages[0]
-    try:
-        x_num, x_den = page.tags["XResolution"].value
-        y_num, y_den = page.tags["YResolution"].value
-    except KeyError:
-        return None
-    return (float(meta["spacing"]) * scale, scale * y_den / y_num, scale * x_den / x_num)
+    return write_labels(path, micro.labels, phases=micro.phases, voxel_size=micro.voxel_size,
+                        grains=micro.grains, force=force)
 
 
 def load_microstructure(
@@ -254,8 +214,10 @@ def load_microstructure(
     *,
     voxel_size=None,
     phases: Mapping[str, int] | None = None,
+    crop=None,
+    downsample_by: int = 1,
 ) -> Microstructure:
-    """Read a labelled volume from a TIFF stack, ``.npy`` or ``.npz`` file.
+    """Read a labelled volume from a TIFF stack, slice folder, ``.npy`` or ``.npz`` file.
 
     Parameters
     ----------
@@ -268,6 +230,8 @@ def load_microstructure(
     phases : mapping str -> int, optional
         Overrides the stored phase table; default the stored one, else
         :data:`DEFAULT_PHASES`.
+    crop, downsample_by
+        Region of interest and integer downsampling (see :func:`microsim.io.read_volume`).
 
     Raises
     ------
@@ -276,54 +240,16 @@ def load_microstructure(
     InvalidMicrostructureError
         No voxel size anywhere, or labels that are not a valid label map.
     """
-    source = check_readable(path)
-    suffix = source.suffix.lower()
-    stored: dict = {}
-    grains = None
-    try:
-        if suffix in (".tif", ".tiff"):
-            import tifffile
+    from microsim.io import read_volume
 
-            with tifffile.TiffFile(source) as tif:
-                labels = tif.series[0].asarray()
-                for meta in tif.shaped_metadata or ():
-                    if "microsim" in meta:
-                        stored = meta["microsim"]
-                        stored = json.loads(stored) if isinstance(stored, str) else stored
-                if len(tif.series) > 1 and any("microsim_grains" in m for m in (tif.shaped_metadata or ())):
-                    grains = tif.series[1].asarray()
-                if "voxel_size_m" not in stored and tif.is_imagej:
-                    imagej_size = _imagej_voxel_size(tif)
-                    if imagej_size is not None:
-                        stored["voxel_size_m"] = imagej_size
-        elif suffix == ".npy":
-            labels = np.load(source, allow_pickle=False)
-        elif suffix == ".npz":
-            with np.load(source, allow_pickle=False) as archive:
-                names = list(archive.files)
-                if "labels" in names:
-                    labels = archive["labels"]
-                    grains = archive["grains"] if "grains" in names else None
-                    if "metadata" in names:
-                        stored = json.loads(str(archive["metadata"]))
-                elif len(names) == 1:
-                    labels = archive[names[0]]
-                else:
-                    raise InputFileError(f"{source} holds arrays {names}; expected one array or one named 'labels'")
-        else:
-            raise InputFileError(f"cannot read {source.name}: expected a .tif, .tiff, .npy or .npz file")
-    except InputFileError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise InputFileError(f"cannot read {source}: {exc}") from None
-
-    size = voxel_size if voxel_size is not None else stored.get("voxel_size_m")
+    volume = read_volume(path, crop=crop, downsample_by=downsample_by, labels=True)
+    size = voxel_size if voxel_size is not None else volume.voxel_size
     if size is None:
         raise InvalidMicrostructureError(
-            f"{source} does not store a voxel size; give it (e.g. --voxel-size 0.4um or voxel_size=4e-7)"
+            f"{volume.source} does not store a voxel size; give it (e.g. --voxel-size 0.4um or voxel_size=4e-7)"
         )
-    table = phases if phases is not None else stored.get("phases", DEFAULT_PHASES)
-    return Microstructure(labels, check_voxel_size(size), table, grains)
+    table = phases if phases is not None else (volume.phases or DEFAULT_PHASES)
+    return Microstructure(volume.data, check_voxel_size(size), table, volume.grains)
 
 
 __all__ = [

@@ -96,7 +96,7 @@ def test_non_percolating_phase_exits_1_but_writes_the_report(tmp_path, capsys):
 @pytest.mark.parametrize(
     "make, extra, match",
     [
-        (lambda d: np.save(d / "x.npy", np.zeros((4, 4), np.uint8)), ["--voxel-size", "1um"], "3-D array"),
+        (lambda d: np.save(d / "x.npy", np.zeros((4, 4), np.uint8)), ["--voxel-size", "1um"], "3-D stack is needed"),
         (lambda d: np.save(d / "x.npy", np.zeros((4, 4, 4))), ["--voxel-size", "1um"], "must be integers"),
         (lambda d: np.save(d / "x.npy", np.full((4, 4, 4), np.nan)), ["--voxel-size", "1um"], "NaN"),
         (lambda d: np.save(d / "x.npy", -np.ones((4, 4, 4), np.int8)), ["--voxel-size", "1um"], ">= 0"),

@@ -88,7 +88,7 @@ def test_plain_files_need_a_voxel_size(tmp_path):
         load_microstructure(tmp_path / "a.npy")
     m = load_microstructure(tmp_path / "a.npy", voxel_size=1e-6)
     assert m.volume_fraction("CAM") == 1.0
-    tifffile.imwrite(tmp_path / "plain.tif", np.ones((3, 3, 3), np.uint8))
+    tifffile.imwrite(tmp_path / "plain.tif", np.ones((3, 3, 3), np.uint8), photometric="minisblack")
     with pytest.raises(InvalidMicrostructureError, match="does not store a voxel size"):
         load_microstructure(tmp_path / "plain.tif")
 
