@@ -167,14 +167,17 @@ def _microsim_metadata(tif) -> dict:
 
 
 # -- reading ------------------------------------------------------------------------
-def _squeeze_series(series, source: Path) -> tuple[str, tuple[int, ...]]:
+def _squeeze_series(series, source: Path) -> None:
+    """Refuse colour, multi-channel and 4-D+ series; singleton axes are fine."""
     axes, shape = series.axes, series.shape
-    for axis, n in zip(axes, shape):
-        if axis in "SC" and n > 1:
-            raise InvalidInputError(f"{source.name} has {n} colour channels ({axes}); give a grey-value stack")
-        if axis == "T" and n > 1:
-            raise InvalidInputError(f"{source.name} is a time series ({n} frames); give a single 3-D stack")
-    return axes, shape
+    big = [(axis, n) for axis, n in zip(axes, shape) if n > 1]
+    colour = [(axis, n) for axis, n in big if axis in "SC"]
+    if colour:
+        raise InvalidInputError(f"{source.name} has {colour[0][1]} colour channels (axes {axes}); "
+                                "give a single-channel grey-value stack")
+    if len(big) > 3:
+        raise InvalidInputError(f"{source.name} has {len(big)} dimensions (axes {axes}, shape {shape}); "
+                                "give a single 3-D stack")
 
 
 def _read_tiff(source: Path, crop, factor: int, labels_only: bool) -> Volume:
