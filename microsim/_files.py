@@ -29,6 +29,9 @@ def atomic_output(path: str | os.PathLike, *, force: bool = False) -> Iterator[P
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp's 0600 would outlive the rename
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

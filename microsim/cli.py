@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,15 +26,16 @@ from microsim.units import (
 
 log = logging.getLogger("microsim")
 
-#: The demo volume: 55 vol% CAM spheres, 10 vol% pores, LLZO (35 vol%) filling the rest.
+#: The demo: ``microsim run`` on the bundled real X-ray CT crop of a calendered NMC
+#: electrode (NREL, MIT licence; see data/README.md), segmented into pore / carbon-binder
+#: / NMC. Its parent scan is reported at 398 nm voxels. Ionic tortuosity through the
+#: (electrolyte-filled) pores and electronic conduction through the NMC.
 DEMO = {
-    "shape": (64, 64, 64),
-    "voxel_size_m": 0.5e-6,
-    "fractions": {"CAM": 0.55, "pore": 0.10},
-    "radius_m": {"CAM": 2.5e-6, "pore": 1.5e-6},
-    "seed": 2026,
-    # State-of-the-art bulk conductivities (Ren, Danner et al., Adv. Energy Mater. 2023, Table 3).
-    "sigma_S_per_m": {"CAM": 4.54, "LLZO": 0.08},
+    "file": "nrel_nmc1cal_gray_75.tif",
+    "classes": "pore,CBD,NMC",
+    "voxel_size": "0.398um",
+    "sigma": ["pore=1S/m", "NMC=4.54e-2S/cm"],
+    "min_size": "8",
 }
 
 
@@ -69,6 +71,24 @@ def _axes(text: str):
     if text in ("0", "1", "2"):
         return (int(text),)
     raise InvalidInputError(f"--axis must be 0, 1, 2 or all, got {text!r}")
+
+
+def _add_import_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--voxel-size", help="voxel size with unit: 0.4um or 10nm,10nm,20nm (axis 0,1,2); "
+                                             "overrides the file's metadata")
+    parser.add_argument("--crop", metavar="Z0:Z1,Y0:Y1,X0:X1", help="region of interest in voxels, e.g. 0:100,,20:")
+    parser.add_argument("--downsample", type=int, default=1, metavar="K", help="integer downsampling factor")
+
+
+def _add_segment_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--classes", required=required, metavar="DARK,...,BRIGHT",
+                        help="phase names in grey order, dark to bright, e.g. pore,CBD,NMC")
+    parser.add_argument("--denoise", choices=["none", "median", "gaussian", "nlm"], default="none",
+                        help="denoising before thresholding (default none)")
+    parser.add_argument("--thresholds", metavar="T1,T2,...",
+                        help="manual grey-value thresholds instead of multi-Otsu")
+    parser.add_argument("--min-size", type=int, default=0, metavar="N",
+                        help="merge isolated specks smaller than N voxels into their surroundings")
 
 
 def _add_transport_options(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, help="output labelled volume (.tif or .npz)")
     gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
+    seg = sub.add_parser("segment", parents=[quiet], help="segment a grey-value stack into named phases")
+    seg.add_argument("input", help="grey-value stack: .tif/.tiff, a folder of 2-D slices, .npy or .npz")
+    _add_segment_options(seg, required=True)
+    _add_import_options(seg)
+    seg.add_argument("-o", "--output", required=True, help="labelled TIFF (or .npz) to write")
+    seg.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+    run = sub.add_parser("run", parents=[quiet],
+                         help="the whole pipeline: import, segment, morphology, transport, report, ParaView")
+    run.add_argument("input", help="grey-value or labelled stack: .tif/.tiff, slice folder, .npy or .npz")
+    _add_segment_options(run, required=False)
+    _add_import_options(run)
+    run.add_argument("--phases", help="label table of a labelled input, e.g. 0=pore,1=CAM,2=LLZO")
+    run.add_argument("--vti", help="write phases, potentials and current densities as ParaView .vti")
+    run.add_argument("--png", help="write a PNG of the middle slice (phases and a potential)")
+    _add_transport_options(run)
+
     cell = sub.add_parser("cell", parents=[quiet], help="energy of a Li | LLZO | composite-cathode cell (reduced P2D)")
     cell.add_argument("--set", default="improved",
                       help="parameter set: improved, state_of_the_art, or a JSON file like data/parameters/*.json")
@@ -171,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--no-plot", action="store_true", help="CSV only")
     study.add_argument("--force", action="store_true", help="overwrite existing output files")
 
-    demo = sub.add_parser("demo", parents=[quiet], help="analyse the built-in composite-cathode volume")
+    demo = sub.add_parser("demo", parents=[quiet], help="run the pipeline on the bundled real CT crop")
     demo.add_argument("--out", default="microsim-demo", help="output folder (default ./microsim-demo)")
     demo.add_argument("--force", action="store_true", help="overwrite existing output files")
     return parser
@@ -208,14 +245,21 @@ def _interface_resistances(items: Sequence[str]) -> dict[tuple[str, str], float]
     return table
 
 
-def run_analysis(micro: Microstructure, args, *, source: str) -> int:
-    """Solve every job of ``args`` on ``micro``, print the table, write the JSON report."""
+def _stage(name: str, started: float) -> None:
+    log.info("%s done in %.2f s", name, time.perf_counter() - started)
+
+
+def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None = None) -> int:
+    """Solve every job of ``args`` on ``micro``, print the table, write the JSON report
+    (and the ``.vti`` fields and PNG slice when ``args`` asks for them)."""
     from microsim.morphology import measure_morphology
     from microsim.report import analysis_report, morphology_table, report_json, transport_table, write_report
     from microsim.transport import solve_transport
 
-    if args.json and args.json != "-" and Path(args.json).exists() and not args.force:
-        raise InvalidInputError(f"{args.json} exists already; pass --force to overwrite it")
+    vti, png = getattr(args, "vti", None), getattr(args, "png", None)
+    for path in (args.json, vti, png):
+        if path and path != "-" and Path(path).exists() and not args.force:
+            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
     jobs = _transport_jobs(micro, args)
     options = dict(
         axes=_axes(args.axis),
@@ -229,13 +273,17 @@ def run_analysis(micro: Microstructure, args, *, source: str) -> int:
     morphology = None
     if not args.no_morphology:
         log.info("measuring the morphology")
+        started = time.perf_counter()
         morphology = measure_morphology(micro)
+        _stage("morphology", started)
     results = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PercolationWarning)
         for job in jobs:
             log.info("solving %s", "+".join(job))
-            results.extend(solve_transport(micro, job, **options))
+            started = time.perf_counter()
+            results.extend(solve_transport(micro, job, return_fields=bool(vti or png), **options))
+            _stage("transport of " + "+".join(job), started)
 
     settings = {
         "conductivities_S_per_m": jobs,
@@ -248,6 +296,7 @@ def run_analysis(micro: Microstructure, args, *, source: str) -> int:
         "command": "microsim " + " ".join(sys.argv[1:]) if sys.argv else "",
     }
     report = analysis_report(micro, results, source=source, settings=settings, morphology=morphology)
+    report.update(extra or {})
     to_stdout = args.json == "-"
     table = transport_table(results) if morphology is None else morphology_table(morphology) + "\n\n" + transport_table(results)
     print(table, file=sys.stderr if to_stdout else sys.stdout)
@@ -256,6 +305,17 @@ def run_analysis(micro: Microstructure, args, *, source: str) -> int:
     elif args.json:
         write_report(report, args.json, force=args.force)
         log.info("report written to %s", args.json)
+    if vti:
+        from microsim.io import write_vti
+
+        started = time.perf_counter()
+        write_vti(vti, micro, results, force=args.force)
+        _stage(f"ParaView fields written to {vti};", started)
+    if png:
+        from microsim.io import write_slice_png
+
+        write_slice_png(png, micro, results, force=args.force)
+        log.info("mid-slice snapshot written to %s", png)
 
     blocked = [r for r in results if not r.percolating]
     if blocked and not args.allow_nonpercolating:
@@ -453,26 +513,98 @@ def _cell_study(args) -> int:
     return 0
 
 
-def _demo(args) -> int:
-    from microsim.generate import generate
+def _read_input(args):
+    from microsim.io import parse_crop, read_volume
 
+    crop = parse_crop(args.crop) if args.crop else None
+    started = time.perf_counter()
+    volume = read_volume(args.input, crop=crop, downsample_by=args.downsample,
+                         labels=bool(getattr(args, "phases", None)))
+    _stage(f"import of {args.input} ({'x'.join(map(str, volume.data.shape))} voxels, {volume.data.dtype})", started)
+    voxel_size = parse_voxel_size(args.voxel_size) if args.voxel_size else volume.voxel_size
+    return volume, voxel_size
+
+
+def _segmentation(volume, args):
+    from microsim.segment import segment
+
+    thresholds = [_number(t) for t in args.thresholds.split(",")] if args.thresholds else None
+    started = time.perf_counter()
+    result = segment(volume.data, args.classes.split(","), denoise_method=args.denoise, thresholds=thresholds,
+                     min_size=args.min_size)
+    _stage("segmentation (" + ", ".join(f"{k} {v:.3f}" for k, v in result.fractions().items()) + ")", started)
+    return result
+
+
+def _segment(args) -> int:
+    from microsim.io import write_labels
+
+    if Path(args.output).exists() and not args.force:
+        raise InvalidInputError(f"{args.output} exists already; pass --force to overwrite it")
+    volume, voxel_size = _read_input(args)
+    if volume.is_labelled:
+        raise InvalidInputError(f"{args.input} is already labelled ({', '.join(volume.phases)})")
+    result = _segmentation(volume, args)
+    write_labels(args.output, result.labels, phases=result.phases, voxel_size=voxel_size, force=args.force)
+    fractions = ", ".join(f"{k} {v:.4f}" for k, v in result.fractions().items())
+    thresholds = ", ".join(f"{t:.6g}" for t in result.thresholds)
+    print(f"wrote {args.output}: labels {result.phases}; volume fractions {fractions}; "
+          f"thresholds {thresholds} ({result.method}, denoise {result.denoise})")
+    if voxel_size is None:
+        log.info("no voxel size known: give --voxel-size when analysing %s", args.output)
+    return 0
+
+
+def _run(args) -> int:
+    volume, voxel_size = _read_input(args)
+    extra = {}
+    if volume.is_labelled or args.phases:
+        if args.classes:
+            raise InvalidInputError(f"{args.input} is labelled already; drop --classes (or segment a grey stack)")
+        labels = volume.data
+        phases = _phase_table(args.phases) if args.phases else volume.phases
+    elif args.classes:
+        result = _segmentation(volume, args)
+        labels, phases = result.labels, result.phases
+        extra["segmentation"] = result.to_dict()
+    else:
+        raise InvalidInputError(
+            f"{args.input} holds grey values: give --classes (dark to bright, e.g. pore,CBD,NMC) to segment it, "
+            "or --phases for a labelled stack"
+        )
+    if voxel_size is None:
+        raise InvalidInputError(f"{args.input} does not store a voxel size; give it with --voxel-size (e.g. 0.4um)")
+    micro = Microstructure(labels, voxel_size, phases, volume.grains)
+    log.info("%s voxels of %s m, phases %s", "x".join(map(str, micro.shape)), micro.voxel_size, dict(micro.phases))
+    return run_analysis(micro, args, source=str(args.input), extra=extra)
+
+
+def _demo_input() -> Path:
+    """The bundled CT crop: in the checkout, in the installed share folder, or under ./data."""
+    name = DEMO["file"]
+    candidates = [
+        Path(__file__).resolve().parents[1] / "data" / name,
+        Path(sys.prefix) / "share" / "microsim" / "data" / name,
+        Path.cwd() / "data" / name,
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise InvalidInputError(f"the demo stack {name} was not found (looked in {', '.join(map(str, candidates))})")
+
+
+def _demo(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    volume_path, report_path = out / "demo_microstructure.tif", out / "demo_report.json"
-    for path in (volume_path, report_path):
-        if path.exists() and not args.force:
-            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it (or --out ANOTHER_FOLDER)")
-    log.info("generating the demo composite cathode (%s voxels, seed %d)", DEMO["shape"], DEMO["seed"])
-    micro = generate(DEMO["shape"], DEMO["fractions"], DEMO["radius_m"], voxel_size=DEMO["voxel_size_m"],
-                     matrix="LLZO", seed=DEMO["seed"])
-    save_microstructure(micro, volume_path, force=args.force)
-    log.info("volume written to %s", volume_path)
-    analyze = build_parser().parse_args(
-        ["analyze", str(volume_path), "--json", str(report_path)]
-        + [f"--sigma={name}={value}S/m" for name, value in DEMO["sigma_S_per_m"].items()]
-        + (["--force"] if args.force else [])
-    )
-    return run_analysis(micro, analyze, source=str(volume_path))
+    stack = _demo_input()
+    argv = ["run", str(stack), "--classes", DEMO["classes"], "--voxel-size", DEMO["voxel_size"],
+            "--min-size", DEMO["min_size"], "--json", str(out / "demo_report.json"),
+            "--vti", str(out / "demo_fields.vti")]
+    argv += [f"--sigma={item}" for item in DEMO["sigma"]]
+    if args.force:
+        argv.append("--force")
+    log.info("demo: microsim %s", " ".join(argv))
+    return _run(build_parser().parse_args(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -489,8 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     package_log.propagate = False
     try:
-        handlers = {"analyze": _analyze, "generate": _generate, "cell": _cell, "cell-study": _cell_study,
-                    "demo": _demo}
+        handlers = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "cell": _cell,
+                    "cell-study": _cell_study, "demo": _demo}
         return handlers[args.command](args)
     except MicrosimError as exc:
         print(f"microsim: error: {exc}", file=sys.stderr)

@@ -412,3 +412,44 @@ def write_vti(
         if writer.Write() != 1:
             raise InputFileError(f"VTK could not write {target}")
     return target
+
+
+def write_slice_png(
+    path: str | os.PathLike,
+    micro: "Microstructure",
+    results: Sequence["TransportResult"] = (),
+    *,
+    force: bool = False,
+) -> Path:
+    """PNG of the middle slice (axis 0): the phases, and the potential of the first
+    solved field when there is one. Needs matplotlib (``pip install 'microsim[plot]'``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        from microsim.errors import MissingDependencyError
+
+        raise MissingDependencyError("the PNG snapshot needs matplotlib: pip install 'microsim[plot]'") from None
+    mid = micro.shape[0] // 2
+    solved = next((r for r in results if r.fields is not None), None)
+    panels = 1 + (solved is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.5), squeeze=False)
+    extent = (0, micro.size_m[2] * 1e6, micro.size_m[1] * 1e6, 0)
+    image = axes[0, 0].imshow(micro.labels[mid], extent=extent, interpolation="nearest", cmap="viridis")
+    axes[0, 0].set_title(f"phases, slice {mid} of axis 0")
+    bar = fig.colorbar(image, ax=axes[0, 0], ticks=sorted(micro.phases.values()))
+    bar.ax.set_yticklabels([n for n, _ in sorted(micro.phases.items(), key=lambda kv: kv[1])])
+    if solved is not None:
+        field = np.where(solved.fields.connected[mid], solved.fields.potential[mid], np.nan)
+        image = axes[0, 1].imshow(field, extent=extent, interpolation="nearest", cmap="plasma")
+        axes[0, 1].set_title(f"potential [V], {solved.phase} along axis {solved.axis}")
+        fig.colorbar(image, ax=axes[0, 1])
+    for ax in axes[0]:
+        ax.set_xlabel("axis 2 [µm]")
+        ax.set_ylabel("axis 1 [µm]")
+    with atomic_output(path, force=force) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
