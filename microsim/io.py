@@ -311,7 +311,7 @@ def read_volume(
                            downsample_by, labels)
     except (InputFileError, InvalidInputError):
         raise
-    except (OSError, ValueError, KeyError, EOFError, tifffile.TiffFileError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, EOFError, tifffile.TiffFileError) as exc:
         raise InputFileError(f"cannot read {source}: {exc}") from None
     raise InputFileError(f"cannot read {source.name}: expected a .tif/.tiff stack, a folder of slices, .npy or .npz")
 

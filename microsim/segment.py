@@ -169,7 +169,7 @@ def segment(
         from skimage.filters import threshold_multiotsu
 
         try:
-            cuts = tuple(float(t) for t in threshold_multiotsu(smooth, classes=len(classes)))
+            cuts = tuple(float(t) for t in threshold_multiotsu(smooth.ravel(), classes=len(classes)))
         except ValueError as exc:
             raise InvalidInputError(f"multi-Otsu cannot split this stack into {len(classes)} classes: {exc}") from None
         method = f"multi-Otsu ({len(classes)} classes)"

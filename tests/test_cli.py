@@ -132,15 +132,18 @@ def test_unknown_option_is_one_line_too(capsys):
     one_error_line(capsys, "the following arguments are required: input")
 
 
-def test_demo_writes_volume_and_report(tmp_path, capsys):
+def test_demo_runs_the_pipeline_on_the_bundled_crop(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "CAM" in captured.out and "LLZO" in captured.out
-    assert "microsim: " in captured.err  # one progress line per stage
+    assert "pore" in captured.out and "NMC" in captured.out
+    assert "done in" in captured.err  # a timed line per stage
     report = json.loads((out / "demo_report.json").read_text())
-    assert {r["phase"] for r in report["transport"]} == {"CAM", "LLZO"}
+    assert {r["phase"] for r in report["transport"]} == {"pore", "NMC"}
     assert all(r["percolating"] for r in report["transport"])
+    assert report["segmentation"]["classes_dark_to_bright"] == ["pore", "CBD", "NMC"]
+    assert report["voxel_size_m"] == [0.398e-6] * 3
+    assert (out / "demo_fields.vti").stat().st_size > 0
     assert main(["demo", "--out", str(out)]) == 1  # no silent overwrite
     one_error_line(capsys, "--force")
 
@@ -327,3 +330,83 @@ def test_cell_with_a_parameter_file_and_profiles(tmp_path, capsys):
     assert out["thickness_um"] == pytest.approx(80)
     lines = profiles.read_text().splitlines()
     assert lines[0] == "time_s,x_um,phi_e_V,reaction_current_A_per_m2,lithiation" and len(lines) > 20 * 50
+
+
+def test_run_end_to_end_on_a_grey_stack(tmp_path, capsys):
+    import tifffile
+
+    from microsim.generate import generate
+
+    micro = generate((24, 24, 24), {"CAM": 0.45, "pore": 0.2}, 4e-6, voxel_size=1e-6, matrix="LLZO", seed=3)
+    grey = np.array([40, 200, 120], np.uint8)[micro.labels]  # pore dark, LLZO mid, CAM bright
+    noisy = np.clip(grey + np.random.default_rng(0).normal(0, 10, grey.shape), 0, 255).astype(np.uint8)
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, noisy, imagej=True, resolution=(1.0, 1.0), metadata={"spacing": 1.0, "unit": "um", "axes": "ZYX"})
+    report, vti, png = tmp_path / "r.json", tmp_path / "f.vti", tmp_path / "s.png"
+    argv = ["-q", "run", str(stack), "--classes", "pore,LLZO,CAM", "--sigma", "LLZO=8e-4S/cm", "--axis", "0",
+            "--json", str(report), "--vti", str(vti), "--png", str(png)]
+    assert main(argv) == 0
+    data = json.loads(report.read_text())
+    assert data["voxel_size_m"] == pytest.approx([1e-6] * 3)  # from the ImageJ metadata
+    assert data["volume_fractions"]["CAM"] == pytest.approx(micro.volume_fraction("CAM"), abs=0.02)
+    assert data["transport"][0]["phase"] == "LLZO" and data["transport"][0]["percolating"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    from vtkmodules.vtkIOXML import vtkXMLImageDataReader
+
+    reader = vtkXMLImageDataReader()
+    reader.SetFileName(str(vti))
+    reader.Update()
+    names = [reader.GetOutput().GetCellData().GetArrayName(i) for i in range(3)]
+    assert names == ["phase", "potential_LLZO_axis0", "current_density_LLZO_axis0"]
+    assert main(argv) == 1  # outputs exist
+    one_error_line(capsys, "exists already")
+
+
+def test_segment_command_writes_named_labels(tmp_path, capsys):
+    from microsim.microstructure import load_microstructure
+
+    out = tmp_path / "labels.tif"
+    gray = "../shared/data/nrel_expertseg_nmc1cal_gray_75.tif"
+    from pathlib import Path
+
+    gray = str(Path(__file__).resolve().parents[1] / "data" / "nrel_nmc1cal_gray_75.tif")
+    argv = ["-q", "segment", gray, "--classes", "pore,CBD,NMC", "--denoise", "median", "--min-size", "8",
+            "-o", str(out)]
+    assert main(argv) == 0
+    assert "pore" in capsys.readouterr().out
+    micro = load_microstructure(out, voxel_size=0.398e-6)  # the crop stores no voxel size
+    assert micro.phases == {"pore": 0, "CBD": 1, "NMC": 2}
+    with pytest.raises(Exception, match="does not store a voxel size"):
+        load_microstructure(out)
+
+
+@pytest.mark.parametrize(
+    "make, args, match",
+    [
+        (lambda d: np.save(d / "g.npy", np.zeros((4, 4), np.uint8)), ["--classes", "a,b"], "3-D stack is needed"),
+        (lambda d: np.save(d / "g.npy", np.full((4, 4, 4), 7, np.uint8)), ["--classes", "a,b"], "single grey level"),
+        (lambda d: np.save(d / "g.npy", np.arange(64, dtype=np.uint8).reshape(4, 4, 4)), ["--classes", "a"],
+         "two or more distinct class names"),
+        (lambda d: np.save(d / "g.npy", np.arange(64, dtype=np.uint8).reshape(4, 4, 4)),
+         ["--classes", "a,b,c", "--thresholds", "30"], "need 2 increasing thresholds"),
+        (lambda d: np.save(d / "g.npy", np.arange(64, dtype=np.uint8).reshape(4, 4, 4)),
+         ["--classes", "a,b", "--crop", "9:20,,"], "leaves nothing"),
+        (lambda d: (d / "g.npy").write_bytes(b"not a numpy file"), ["--classes", "a,b"], "cannot read"),
+    ],
+)
+def test_segment_bad_input_is_one_line(tmp_path, capsys, make, args, match):
+    make(tmp_path)
+    assert main(["segment", str(tmp_path / "g.npy"), *args, "-o", str(tmp_path / "out.tif")]) == 1
+    one_error_line(capsys, match)
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_run_needs_classes_or_phases_and_a_voxel_size(tmp_path, capsys):
+    np.save(tmp_path / "g.npy", np.arange(512, dtype=np.uint16).reshape(8, 8, 8))
+    assert main(["run", str(tmp_path / "g.npy"), "--voxel-size", "1um"]) == 1
+    one_error_line(capsys, "give --classes")
+    assert main(["run", str(tmp_path / "g.npy"), "--classes", "pore,CAM"]) == 1
+    one_error_line(capsys, "does not store a voxel size")
+    assert main(["run", str(tmp_path / "g.npy"), "--classes", "pore,CAM", "--voxel-size", "1um",
+                 "--vti", str(tmp_path / "missing" / "f.vti")]) == 1
+    one_error_line(capsys, "does not exist")

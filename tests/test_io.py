@@ -1,0 +1,126 @@
+"""Reading stacks (TIFF, ImageJ, OME, slice folders, npy/npz), crop/downsample, .vti export."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from microsim.errors import InputFileError, InvalidInputError, OutputExistsError
+from microsim.io import downsample, parse_crop, read_volume, write_labels, write_vti
+from microsim.microstructure import Microstructure, load_microstructure
+from microsim.transport import solve_transport
+
+
+def test_labels_round_trip_keeps_voxel_size_names_and_grains(tmp_path):
+    labels = np.random.default_rng(0).integers(0, 3, (5, 6, 7)).astype(np.uint8)
+    grains = np.arange(labels.size, dtype=np.int32).reshape(labels.shape)
+    phases = {"pore": 0, "NMC": 1, "LLZO": 2}
+    for name in ("l.tif", "l.npz"):
+        write_labels(tmp_path / name, labels, phases=phases, voxel_size=(1e-8, 2e-8, 3e-8), grains=grains)
+        v = read_volume(tmp_path / name)
+        assert np.array_equal(v.data, labels) and np.array_equal(v.grains, grains)
+        assert v.voxel_size == (1e-8, 2e-8, 3e-8) and v.phases == phases and v.is_labelled
+
+
+def test_voxel_size_from_imagej_and_ome_but_not_plain_resolution(tmp_path):
+    data = np.arange(4 * 5 * 6, dtype=np.uint16).reshape(4, 5, 6)
+    tifffile.imwrite(tmp_path / "ij.tif", data, imagej=True, resolution=(2.0, 4.0),
+                     metadata={"spacing": 0.75, "unit": "um", "axes": "ZYX"})
+    assert read_volume(tmp_path / "ij.tif").voxel_size == pytest.approx((0.75e-6, 0.25e-6, 0.5e-6))
+    tifffile.imwrite(tmp_path / "ome.ome.tif", data, ome=True,
+                     metadata={"axes": "ZYX", "PhysicalSizeX": 0.1, "PhysicalSizeY": 0.2, "PhysicalSizeZ": 300,
+                               "PhysicalSizeZUnit": "nm"})
+    v = read_volume(tmp_path / "ome.ome.tif")
+    assert v.voxel_size == pytest.approx((0.3e-6, 0.2e-6, 0.1e-6)) and np.array_equal(v.data, data)
+    tifffile.imwrite(tmp_path / "plain.tif", data, resolution=(72, 72), photometric="minisblack")
+    assert read_volume(tmp_path / "plain.tif").voxel_size is None  # 72 dpi is no voxel size
+
+
+def test_bit_depths_and_float_stacks(tmp_path):
+    for dtype in (np.uint8, np.uint16, np.int32, np.float32):
+        data = (np.arange(60).reshape(3, 4, 5) % 7).astype(dtype)
+        tifffile.imwrite(tmp_path / "s.tif", data, photometric="minisblack")
+        assert np.array_equal(read_volume(tmp_path / "s.tif").data, data)
+
+
+def test_slice_folder_sorted_naturally(tmp_path):
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for k in (1, 2, 10, 11, 3):
+        tifffile.imwrite(folder / f"img_{k}.tif", np.full((4, 5), k, np.uint16))
+    v = read_volume(folder)
+    assert v.data[:, 0, 0].tolist() == [1, 2, 3, 10, 11] and v.voxel_size is None
+    assert read_volume(folder, crop=parse_crop("1:3,1:3,")).data.shape == (2, 2, 5)
+    tifffile.imwrite(folder / "img_12.tif", np.full((4, 6), 12, np.uint16))
+    with pytest.raises(InvalidInputError, match="slices differ"):
+        read_volume(folder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="no .tif"):
+        read_volume(tmp_path / "empty")
+
+
+def test_crop_and_downsample(tmp_path):
+    data = np.arange(8 * 8 * 8, dtype=np.uint16).reshape(8, 8, 8)
+    tifffile.imwrite(tmp_path / "u.tif", data, photometric="minisblack")  # uncompressed: memory-mapped
+    v = read_volume(tmp_path / "u.tif", crop=parse_crop("2:6,0:4,4:"))
+    assert np.array_equal(v.data, data[2:6, 0:4, 4:])
+    grey = downsample(data.astype(float), 2, labels=False)
+    assert grey.shape == (4, 4, 4) and grey[0, 0, 0] == pytest.approx(data[:2, :2, :2].mean())
+    assert np.array_equal(downsample(data, 2, labels=True), data[::2, ::2, ::2])
+    write_labels(tmp_path / "l.tif", (data % 3).astype(np.uint8), phases={"a": 0, "b": 1, "c": 2}, voxel_size=(1e-6,) * 3)
+    m = load_microstructure(tmp_path / "l.tif", downsample_by=2)
+    assert m.shape == (4, 4, 4) and m.voxel_size == (2e-6,) * 3
+    for bad in ("1:2,3:4", "a:b,,", "5,,"):
+        with pytest.raises(InvalidInputError, match="crop"):
+            parse_crop(bad)
+
+
+def test_bad_files(tmp_path):
+    data = np.arange(4 * 32 * 32, dtype=np.uint16).reshape(4, 32, 32)
+    tifffile.imwrite(tmp_path / "t.tif", data, photometric="minisblack")
+    raw = (tmp_path / "t.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(raw[: len(raw) // 3])
+    with pytest.raises((InputFileError, InvalidInputError)):
+        read_volume(tmp_path / "cut.tif")
+    (tmp_path / "junk.tif").write_bytes(b"II*\x00garbage")
+    with pytest.raises(InputFileError, match="cannot read"):
+        read_volume(tmp_path / "junk.tif")
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((3, 8, 8, 3), np.uint8), photometric="rgb")
+    with pytest.raises(InvalidInputError, match="colour channels"):
+        read_volume(tmp_path / "rgb.tif")
+    tifffile.imwrite(tmp_path / "2d.tif", np.zeros((8, 8), np.uint8))
+    with pytest.raises(InvalidInputError, match="3-D stack is needed"):
+        read_volume(tmp_path / "2d.tif")
+    with pytest.raises(InputFileError, match="does not exist"):
+        read_volume(tmp_path / "nothing.tif")
+
+
+def test_vti_read_back_with_vtk(tmp_path):
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkIOXML import vtkXMLImageDataReader
+
+    labels = np.full((6, 5, 4), 2, np.uint8)
+    labels[:, 0, :] = 0
+    micro = Microstructure(labels, (1e-6, 2e-6, 3e-6), grains=np.ones(labels.shape, np.int32))
+    results = solve_transport(micro, {"LLZO": 0.1}, axes=0, return_fields=True)
+    path = write_vti(tmp_path / "f.vti", micro, results)
+    reader = vtkXMLImageDataReader()
+    reader.SetFileName(str(path))
+    reader.Update()
+    image = reader.GetOutput()
+    assert image.GetDimensions() == (5, 6, 7) and image.GetSpacing() == pytest.approx((3e-6, 2e-6, 1e-6))
+    cells = image.GetCellData()
+    assert np.array_equal(vtk_to_numpy(cells.GetArray("phase")), labels.ravel())
+    assert np.array_equal(vtk_to_numpy(cells.GetArray("grain")), np.ones(labels.size))
+    phi = vtk_to_numpy(cells.GetArray("potential_LLZO_axis0"))
+    assert np.allclose(phi, results[0].fields.potential.ravel(), atol=1e-6)
+    current = vtk_to_numpy(cells.GetArray("current_density_LLZO_axis0"))
+    assert current.shape == (labels.size, 3)
+    # flow along array axis 0 is VTK z: I / A = sigma_eff * 1 V / L on the conducting cells
+    expected = results[0].fields.current_density[..., 0].ravel()
+    assert np.allclose(current[:, 2], expected, rtol=1e-5) and np.allclose(current[:, :2], 0, atol=1e-6)
+    field = image.GetFieldData()
+    assert field.GetAbstractArray("spacing_unit").GetValue(0) == "m"
+    with pytest.raises(OutputExistsError):
+        write_vti(path, micro)
+    with pytest.raises(InputFileError, match=".vti"):
+        write_vti(tmp_path / "f.vtk", micro)
