@@ -365,10 +365,9 @@ def test_run_end_to_end_on_a_grey_stack(tmp_path, capsys):
 def test_segment_command_writes_named_labels(tmp_path, capsys):
     from microsim.microstructure import load_microstructure
 
-    out = tmp_path / "labels.tif"
-    gray = "../shared/data/nrel_expertseg_nmc1cal_gray_75.tif"
     from pathlib import Path
 
+    out = tmp_path / "labels.tif"
     gray = str(Path(__file__).resolve().parents[1] / "data" / "nrel_nmc1cal_gray_75.tif")
     argv = ["-q", "segment", gray, "--classes", "pore,CBD,NMC", "--denoise", "median", "--min-size", "8",
             "-o", str(out)]

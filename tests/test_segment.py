@@ -11,16 +11,12 @@ from microsim.io import read_volume
 from microsim.segment import noise_sigma, remove_specks, segment
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
 def nrel():
     gray = read_volume(DATA / "nrel_nmc1cal_gray_75.tif").data
-    labels_path = SHARED / "nrel_expertseg_nmc1cal_scribble_labels_75.tiff"
-    if not labels_path.exists():
-        pytest.skip(f"scribble labels not found at {labels_path}")
-    return gray, read_volume(labels_path, labels=True).data
+    return gray, read_volume(DATA / "nrel_nmc1cal_scribble_labels_75.tiff", labels=True).data
 
 
 @pytest.mark.parametrize("method", ["none", "median", "gaussian"])
