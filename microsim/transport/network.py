@@ -88,6 +88,14 @@ class ConductanceNetwork:
     components : (n0, n1, n2) int32 ndarray
         6-connected components of the conducting voxels (0 = blocking), before
         periodic merging.
+    electrode_labels : (labels or None, labels or None)
+        Labels that touch the inlet and the outlet face (None: every conducting
+        label). An electrode problem connects the electrolyte to the separator face
+        and the active material to the current collector, and nothing else.
+    face_resistance : dict axis -> (n0, n1, n2) float ndarray [Ohm m^2], optional
+        Extra resistance of each face between a voxel and its +1 neighbour along the
+        axis (the last slab holds the periodic faces), e.g. linearised kinetics
+        that vary from face to face.
     """
 
     conductivity: np.ndarray
@@ -99,6 +107,8 @@ class ConductanceNetwork:
     periodic: bool
     components: np.ndarray
     n_components: int
+    electrode_labels: tuple = (None, None)
+    face_resistance: Mapping[int, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -139,8 +149,11 @@ class ConductanceNetwork:
                 )
                 _, root = csgraph.connected_components(graph, directed=False)
                 root = root.astype(np.int32)
-        inlet = np.unique(root[comp[_axis_slices(axis, 0, 1)]])
-        outlet = np.unique(root[comp[_axis_slices(axis, -1, None)]])
+        ends = []
+        for side, allowed in zip((_axis_slices(axis, 0, 1), _axis_slices(axis, -1, None)), self.electrode_labels):
+            touching = comp[side] if allowed is None else comp[side][np.isin(self.labels[side], list(allowed))]
+            ends.append(np.unique(root[touching]))
+        inlet, outlet = ends
         spanning = np.intersect1d(inlet, outlet)
         spanning = spanning[spanning != root[0]]
         if spanning.size == 0:
@@ -172,12 +185,18 @@ class ConductanceNetwork:
         if self.pair_resistance:
             for (a, b), r in self.pair_resistance.items():
                 resistance += np.where((l1 == a) & (l2 == b), r, 0.0)
+        if self.face_resistance and axis in self.face_resistance:
+            resistance += self.face_resistance[axis][first][pick]
         return self.face_area(axis) / resistance
 
     def boundary_conductance(self, axis: int, side: int) -> tuple[np.ndarray, np.ndarray]:
         """Voxel mask and conductance [S] to the Dirichlet face ``side`` (0 inlet, -1 outlet)."""
         index = _axis_slices(axis, 0, 1) if side == 0 else _axis_slices(axis, -1, None)
-        return index, 2.0 * self.conductivity[self.labels[index]] * self.face_area(axis) / self.voxel_size[axis]
+        g = 2.0 * self.conductivity[self.labels[index]] * self.face_area(axis) / self.voxel_size[axis]
+        allowed = self.electrode_labels[0 if side == 0 else 1]
+        if allowed is not None:
+            g = np.where(np.isin(self.labels[index], list(allowed)), g, 0.0)
+        return index, g
 
     # -- the system ----------------------------------------------------------------
     def face_axes(self, axis: int) -> tuple[list[int], list[int]]:
