@@ -175,6 +175,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--png", help="write a PNG of the middle slice (phases and a potential)")
     _add_transport_options(run)
 
+    asr = sub.add_parser("asr", parents=[quiet],
+                         help="microstructure-resolved cathode ASR: ions in the SE, electrons in the CAM, "
+                              "charge transfer at every CAM|SE face")
+    asr.add_argument("input", help="labelled volume: .tif/.tiff, slice folder, .npy or .npz")
+    asr.add_argument("--voxel-size", help="voxel size with unit, e.g. 1um (overrides the file's)")
+    asr.add_argument("--phases", help="label table, e.g. 0=pore,1=CAM,2=LLZO")
+    asr.add_argument("--sigma", action="append", default=[], metavar="SE=VALUE,CAM=VALUE",
+                     help="conductivities with units, e.g. LLZO=8e-4S/cm,CAM=4.54e-2S/cm")
+    asr.add_argument("--se", default="LLZO", help="electrolyte phase name (default LLZO)")
+    asr.add_argument("--cam", default="CAM", help="active-material phase name (default CAM)")
+    asr.add_argument("--rct", required=True, help="charge-transfer resistance, e.g. 150ohmcm2")
+    asr.add_argument("--rsp", default="0ohmcm2", help="resistive interphase in series, e.g. 2600ohmcm2")
+    asr.add_argument("--current", help="solve Butler-Volmer at this current density (e.g. 10mA/cm2) "
+                                       "instead of the linearised kinetics")
+    asr.add_argument("--thickness-axis", type=int, default=0,
+                     help="axis from the separator (first face) to the current collector (last face)")
+    asr.add_argument("--no-compare", action="store_true",
+                     help="skip the homogenised (reduced-P2D) comparison and the electrode tortuosity")
+    asr.add_argument("--vti", help="write potentials, current densities and reaction currents as .vti")
+    asr.add_argument("--png", help="write a PNG of the reaction current on the middle slice")
+    asr.add_argument("--json", metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
+    asr.add_argument("--force", action="store_true", help="overwrite existing output files")
+
     cell = sub.add_parser("cell", parents=[quiet], help="energy of a Li | LLZO | composite-cathode cell (reduced P2D)")
     cell.add_argument("--set", default="improved",
                       help="parameter set: improved, state_of_the_art, or a JSON file like data/parameters/*.json")
@@ -389,6 +412,78 @@ def _generate(args) -> int:
     print(f"wrote {args.output}: {'x'.join(map(str, micro.shape))} voxels, volume fractions {achieved}{grains}, "
           f"seed {seed}")
     return 0
+
+
+def _asr(args) -> int:
+    from microsim.report import report_json, software_versions, write_report
+    from microsim.transport.electrochem import cathode_asr, electrode_tortuosity_factor, homogenised_comparison
+
+    for path in (args.json, args.vti, args.png):
+        if path and path != "-" and Path(path).exists() and not args.force:
+            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
+    voxel_size = parse_voxel_size(args.voxel_size) if args.voxel_size else None
+    phases = _phase_table(args.phases) if args.phases else None
+    micro = load_microstructure(args.input, voxel_size=voxel_size, phases=phases)
+    sigma = _name_values(args.sigma, "--sigma", parse_conductivity)
+    missing = [p for p in (args.se, args.cam) if p not in sigma]
+    if missing:
+        raise InvalidInputError(f"--sigma needs a conductivity for {' and '.join(missing)}, e.g. "
+                                f"--sigma {args.se}=8e-4S/cm,{args.cam}=4.54e-2S/cm")
+    r_ct, r_sp = parse_area_resistance(args.rct), parse_area_resistance(args.rsp)
+    current = parse_current_density(args.current) if args.current else None
+    axis = args.thickness_axis
+    started = time.perf_counter()
+    result = cathode_asr(micro, sigma[args.se], sigma[args.cam], r_ct, r_sp, se=args.se, cam=args.cam, axis=axis,
+                         current_density=current, return_fields=bool(args.vti or args.png))
+    _stage("cathode ASR", started)
+    out = {"input": str(args.input), **result.to_dict()}
+    if result.connected and not args.no_compare:
+        started = time.perf_counter()
+        out["homogenised"] = homogenised_comparison(micro, sigma[args.se], sigma[args.cam], r_ct, r_sp, se=args.se,
+                                                    cam=args.cam, axis=axis)
+        (through,) = solve_transport_tau(micro, args.se, axis)
+        out["electrode_tortuosity_factor"] = electrode_tortuosity_factor(micro, se=args.se, cam=args.cam, axis=axis)
+        out["tortuosity_factor"] = through
+        _stage("homogenised comparison and electrode tortuosity", started)
+    out["settings"] = {"sigma_S_per_m": sigma, "R_CT_ohm_m2": r_ct, "R_SP_ohm_m2": r_sp,
+                       "phases": dict(micro.phases), "voxel_size_m": list(micro.voxel_size), "shape": list(micro.shape)}
+    out["software"] = software_versions()
+    stream = sys.stderr if args.json == "-" else sys.stdout
+    if result.connected:
+        print(f"cathode ASR {out['asr_ohm_cm2']:.4g} ohm cm2 = ionic {out['asr_ionic_ohm_cm2']:.4g} + electronic "
+              f"{out['asr_electronic_ohm_cm2']:.4g} + interface {out['asr_interface_ohm_cm2']:.4g}; active CAM "
+              f"{result.active_cam_fraction:.3f}", file=stream)
+        if "homogenised" in out and out["homogenised"]["homogenised_asr_ohm_cm2"] is not None:
+            h = out["homogenised"]
+            print(f"homogenised (reduced P2D, same sigma_eff, kappa_eff, a): {h['homogenised_asr_ohm_cm2']:.4g} ohm cm2 "
+                  f"({100 * h['relative_difference']:+.1f} %); electrode tortuosity {out['electrode_tortuosity_factor']:.3f} "
+                  f"vs through-thickness {out['tortuosity_factor']:.3f}", file=stream)
+    if args.json == "-":
+        sys.stdout.write(report_json(out))
+    elif args.json:
+        write_report(out, args.json, force=args.force)
+    if result.connected and args.vti:
+        from microsim.io import write_vti
+
+        write_vti(args.vti, micro, extra={"potential_V": result.fields.potential,
+                                          "current_density_A_per_m2": result.fields.current_density,
+                                          "reaction_current_A_per_m3": result.reaction_field}, force=args.force)
+    if result.connected and args.png:
+        from microsim.io import write_slice_png
+
+        write_slice_png(args.png, micro, field=result.reaction_field,
+                        field_title="reaction current [A/m³] into CAM", force=args.force)
+    if not result.connected:
+        print(f"microsim: broken network: {result.note}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def solve_transport_tau(micro: Microstructure, phase: str, axis: int):
+    from microsim.transport import solve_transport
+
+    (result,) = solve_transport(micro, {phase: 1.0}, axes=axis)
+    return (result.tortuosity_factor if result.percolating else None,)
 
 
 def _cell_parameter(name: str, text: str):
@@ -621,8 +716,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     package_log.propagate = False
     try:
-        handlers = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "cell": _cell,
-                    "cell-study": _cell_study, "demo": _demo}
+        handlers = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "asr": _asr,
+                    "cell": _cell, "cell-study": _cell_study, "demo": _demo}
         return handlers[args.command](args)
     except MicrosimError as exc:
         print(f"microsim: error: {exc}", file=sys.stderr)

@@ -369,6 +369,7 @@ def write_vti(
     micro: "Microstructure",
     results: Sequence["TransportResult"] = (),
     *,
+    extra: dict[str, np.ndarray] | None = None,
     force: bool = False,
 ) -> Path:
     """Write the microstructure and solved fields as a ParaView ``.vti`` file.
@@ -376,7 +377,9 @@ def write_vti(
     Cell arrays: ``phase`` (label), ``grain`` (when present), and for every result
     that carries fields, ``potential_<phase>_axis<k>`` [V] and
     ``current_density_<phase>_axis<k>`` (3-vector [A/m^2], components along VTK x, y,
-    z = array axes 2, 1, 0). Voxels outside the solved network hold 0. Field data:
+    z = array axes 2, 1, 0). ``extra`` adds named cell arrays of shape (n0, n1, n2) or
+    (n0, n1, n2, 3) (vectors in array-axis order, reordered like the current density).
+    Voxels outside the solved network hold 0. Field data:
     ``spacing_unit`` ("m"), ``voxel_size_m`` (array axes 0, 1, 2), ``phase_names``.
     VTK XML, appended raw binary, zlib-compressed; written atomically.
     """
@@ -397,6 +400,14 @@ def write_vti(
         name = f"{r.phase}_axis{r.axis}"
         grid.cell_data[f"potential_{name}"] = r.fields.potential.astype(np.float32).ravel()
         grid.cell_data[f"current_density_{name}"] = r.fields.current_density[..., ::-1].astype(np.float32).reshape(-1, 3)
+    for name, values in (extra or {}).items():
+        values = np.asarray(values, dtype=np.float32)
+        if values.shape == micro.shape:
+            grid.cell_data[name] = values.ravel()
+        elif values.shape == micro.shape + (3,):
+            grid.cell_data[name] = values[..., ::-1].reshape(-1, 3)
+        else:
+            raise InvalidInputError(f"cell array {name!r} has shape {values.shape}, expected {micro.shape} (x3)")
     grid.field_data["spacing_unit"] = np.array(["m"])
     grid.field_data["voxel_size_m"] = np.asarray(micro.voxel_size, dtype=float)
     grid.field_data["phase_names"] = np.array([f"{label}={name}" for name, label in micro.phases.items()])
@@ -419,10 +430,13 @@ def write_slice_png(
     micro: "Microstructure",
     results: Sequence["TransportResult"] = (),
     *,
+    field: np.ndarray | None = None,
+    field_title: str = "",
     force: bool = False,
 ) -> Path:
-    """PNG of the middle slice (axis 0): the phases, and the potential of the first
-    solved field when there is one. Needs matplotlib (``pip install 'microsim[plot]'``)."""
+    """PNG of the middle slice (axis 0): the phases, and ``field`` (or else the potential
+    of the first solved result) when there is one. Needs matplotlib (``pip install
+    'microsim[plot]'``)."""
     try:
         import matplotlib
 
@@ -434,17 +448,19 @@ def write_slice_png(
         raise MissingDependencyError("the PNG snapshot needs matplotlib: pip install 'microsim[plot]'") from None
     mid = micro.shape[0] // 2
     solved = next((r for r in results if r.fields is not None), None)
-    panels = 1 + (solved is not None)
+    if field is None and solved is not None:
+        field = np.where(solved.fields.connected, solved.fields.potential, np.nan)
+        field_title = f"potential [V], {solved.phase} along axis {solved.axis}"
+    panels = 1 + (field is not None)
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.5), squeeze=False)
     extent = (0, micro.size_m[2] * 1e6, micro.size_m[1] * 1e6, 0)
     image = axes[0, 0].imshow(micro.labels[mid], extent=extent, interpolation="nearest", cmap="viridis")
     axes[0, 0].set_title(f"phases, slice {mid} of axis 0")
     bar = fig.colorbar(image, ax=axes[0, 0], ticks=sorted(micro.phases.values()))
     bar.ax.set_yticklabels([n for n, _ in sorted(micro.phases.items(), key=lambda kv: kv[1])])
-    if solved is not None:
-        field = np.where(solved.fields.connected[mid], solved.fields.potential[mid], np.nan)
-        image = axes[0, 1].imshow(field, extent=extent, interpolation="nearest", cmap="plasma")
-        axes[0, 1].set_title(f"potential [V], {solved.phase} along axis {solved.axis}")
+    if field is not None:
+        image = axes[0, 1].imshow(field[mid], extent=extent, interpolation="nearest", cmap="plasma")
+        axes[0, 1].set_title(field_title)
         fig.colorbar(image, ax=axes[0, 1])
     for ax in axes[0]:
         ax.set_xlabel("axis 2 [µm]")
