@@ -409,3 +409,25 @@ def test_run_needs_classes_or_phases_and_a_voxel_size(tmp_path, capsys):
     assert main(["run", str(tmp_path / "g.npy"), "--classes", "pore,CAM", "--voxel-size", "1um",
                  "--vti", str(tmp_path / "missing" / "f.vti")]) == 1
     one_error_line(capsys, "does not exist")
+
+
+def test_asr_contract(tmp_path, capsys):
+    from tests.test_electrochem import bilayer
+
+    path = tmp_path / "bi.npy"
+    np.save(path, bilayer(0, 6, 10))
+    argv = ["-q", "asr", str(path), "--phases", "0=pore,1=CAM,2=LLZO", "--voxel-size", "1um",
+            "--sigma", "LLZO=8e-4S/cm,CAM=4.54e-2S/cm", "--rct", "1ohmcm2", "--rsp", "0ohmcm2", "--current",
+            "1mA/cm2", "--json", "-", "--vti", str(tmp_path / "a.vti")]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("asr_ohm_cm2", "asr_ionic_ohm_cm2", "asr_electronic_ohm_cm2", "asr_interface_ohm_cm2",
+                "active_cam_fraction"):
+        assert key in out
+    assert out["asr_ionic_ohm_cm2"] == pytest.approx(6e-6 / 0.08 * 1e4, rel=1e-6)
+    assert (tmp_path / "a.vti").exists()
+    broken = bilayer(0, 6, 10)
+    broken[-1] = 2
+    np.save(path, broken)
+    assert main(argv[:-2] + ["--force"]) == 1
+    assert "does not touch the current-collector" in capsys.readouterr().err
