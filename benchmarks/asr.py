@@ -62,6 +62,7 @@ def child(path: str, kind: str, current: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 200])
+    parser.add_argument("--bv-max", type=int, default=128, help="largest size for the Butler-Volmer solve")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -81,6 +82,8 @@ def main(argv=None) -> int:
             path = os.path.join(tmp, f"v{n}.npy")
             np.save(path, micro.labels)
             for kind, current in (("tortuosity", "none"), ("asr", "none"), ("asr", "100")):
+                if current != "none" and n > args.bv_max:
+                    continue
                 done = subprocess.run([sys.executable, __file__, "--child", path, kind, current],
                                       capture_output=True, text=True, check=False)
                 if done.returncode != 0:
