@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: rewrite one marked block of RESULTS.md."""
+"""Shared by the benchmark scripts: peak memory of this process, and rewriting one
+marked block of RESULTS.md."""
 
 from __future__ import annotations
 
@@ -15,3 +16,12 @@ def write_block(text: str, start: str, end: str, path: Path = RESULTS) -> None:
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     path.write_text(new)
+
+
+def peak_mb() -> float:
+    """Resident high-water mark of this process [MB] (VmHWM: starts afresh in a child)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")

@@ -23,17 +23,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import write_block  # noqa: E402
+from _results import peak_mb, write_block  # noqa: E402
 
 START, END = "<!-- asr: start -->", "<!-- asr: end -->"
-
-
-def _peak_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def child(path: str, kind: str, current: str) -> dict:
@@ -45,7 +37,7 @@ def child(path: str, kind: str, current: str) -> dict:
     from microsim.transport.electrochem import cathode_asr
 
     micro = Microstructure(np.load(path), 0.5e-6)
-    base = _peak_mb()
+    base = peak_mb()
     t0 = time.perf_counter()
     if kind == "tortuosity":
         (r,) = solve_transport(micro, {"LLZO": 0.08}, axes=0)
@@ -55,7 +47,7 @@ def child(path: str, kind: str, current: str) -> dict:
         r = cathode_asr(micro, 0.08, 4.54, 150e-4, current_density=j)
         out = {"iterations": r.iterations, "newton": r.newton_iterations, "value": r.asr * 1e4,
                "active_cam": r.active_cam_fraction}
-    out.update(seconds=time.perf_counter() - t0, peak_mb=_peak_mb() - base)
+    out.update(seconds=time.perf_counter() - t0, peak_mb=peak_mb() - base)
     return out
 
 

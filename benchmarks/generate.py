@@ -25,18 +25,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import write_block  # noqa: E402
+from _results import peak_mb, write_block  # noqa: E402
 
 START, END = "<!-- generate: start -->", "<!-- generate: end -->"
 RECIPE = {"fractions": {"CAM": 0.75, "LLZO": 0.25}, "radius": {"CAM": 3e-6, "LLZO": 1.5e-6}, "voxel_size": 0.5e-6}
-
-
-def _peak_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def child(n: int, packing: str, morphology: bool) -> dict:
@@ -44,20 +36,20 @@ def child(n: int, packing: str, morphology: bool) -> dict:
     from microsim.generate import generate, voronoi_grains
     from microsim.morphology import measure_morphology
 
-    base = _peak_mb()
+    base = peak_mb()
     t0 = time.perf_counter()
     micro = generate((n, n, n), RECIPE["fractions"], RECIPE["radius"], voxel_size=RECIPE["voxel_size"],
                      packing=packing, seed=1)
     t1 = time.perf_counter()
-    out = {"generate_s": t1 - t0, "generate_peak_mb": _peak_mb() - base,
+    out = {"generate_s": t1 - t0, "generate_peak_mb": peak_mb() - base,
            "fractions": micro.volume_fractions()}
     grains = voronoi_grains(micro.labels, 2e-6, spacing=RECIPE["voxel_size"], phase_label=2, seed=1)
     t2 = time.perf_counter()
-    out.update(grains_s=t2 - t1, grains=int(grains.max()), grains_peak_mb=_peak_mb() - base)
+    out.update(grains_s=t2 - t1, grains=int(grains.max()), grains_peak_mb=peak_mb() - base)
     del grains
     if morphology:
         m = measure_morphology(micro)
-        out.update(morphology_s=time.perf_counter() - t2, morphology_peak_mb=_peak_mb() - base,
+        out.update(morphology_s=time.perf_counter() - t2, morphology_peak_mb=peak_mb() - base,
                    a_cam_llzo_per_um=m.interface_area_per_volume("CAM", "LLZO") * 1e-6)
     return out
 
