@@ -14,7 +14,9 @@ Two packings, both seeded and reproducible:
     of a sintered body. The gaps are then filled by growing the particles: the voxels
     farthest from any particle stay pore (as many as the pore target asks), the others
     join the phase whose particle surface is nearest (ranked so every phase hits its
-    target). With no pore target the result is a dense sintered composite.
+    target). With no pore target the result is a dense sintered composite. Where
+    particles overshoot a slice's target (large particles under a steep gradient),
+    the rim voxels of the overshooting phase are handed back to the growth step.
 
 Targets refer to the composite region, i.e. without the optional dense separator
 slab at the inlet face (``index 0`` of axis 0).
@@ -394,11 +396,21 @@ def _fill_by_growth(labels, free, gaps, names, targets, table, rng) -> None:
     for zone in zones:
         f = free[zone]
         size = f.size
+        lab = labels[zone]
+        for k, name in enumerate(names):  # particles spilling over a slice's target: trim their rims
+            target = targets[name][zone].mean() if np.ndim(targets[name]) else targets[name]
+            mine = (lab == table[name]) & ~f
+            excess = int(np.count_nonzero(mine)) - int(round(target * size))
+            if excess > 0:
+                rim = _cut_closest(-gaps[k][zone][mine], excess)  # the voxels nearest the surface
+                trimmed = np.flatnonzero(mine.ravel())[rim]
+                f.ravel()[trimmed] = True
         if not f.any():
             continue
-        lab = labels[zone]
-        jitter = rng.random(np.count_nonzero(f)).astype(np.float32) * 1e-3
-        g = np.stack([gap[zone][f] for gap in gaps]) + jitter
+        # independent jitter per phase: the keys below are gap differences, and voxels
+        # beyond the reach of every particle all have the same gaps
+        g = np.stack([gap[zone][f] for gap in gaps])
+        g += rng.random(g.shape).astype(np.float32) * 1e-3
         take = {}
         for k, name in enumerate(names):
             target = targets[name][zone].mean() if np.ndim(targets[name]) else targets[name]
