@@ -444,7 +444,7 @@ def _asr(args) -> int:
         started = time.perf_counter()
         out["homogenised"] = homogenised_comparison(micro, sigma[args.se], sigma[args.cam], r_ct, r_sp, se=args.se,
                                                     cam=args.cam, axis=axis)
-        (through,) = solve_transport_tau(micro, args.se, axis)
+        through = _through_tortuosity(micro, args.se, axis)
         try:
             out["electrode_tortuosity_factor"] = electrode_tortuosity_factor(micro, se=args.se, cam=args.cam,
                                                                              axis=axis)
@@ -485,13 +485,13 @@ def _asr(args) -> int:
     return 0
 
 
-def solve_transport_tau(micro: Microstructure, phase: str, axis: int):
+def _through_tortuosity(micro: Microstructure, phase: str, axis: int) -> float | None:
     from microsim.transport import solve_transport
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PercolationWarning)
         (result,) = solve_transport(micro, {phase: 1.0}, axes=axis)
-    return (result.tortuosity_factor if result.percolating else None,)
+    return result.tortuosity_factor if result.percolating else None
 
 
 def _cell_parameter(name: str, text: str):
