@@ -8,6 +8,15 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
+def publish(lines: list[str], start: str, end: str, *, write: bool, path: Path = RESULTS) -> None:
+    """Print a results block (``lines`` between the two markers) and, with ``write``, put it
+    into RESULTS.md in place of the old one."""
+    text = "\n".join([start, *lines, "", end])
+    print(text)
+    if write:
+        write_block(text, start, end, path)
+
+
 def write_block(text: str, start: str, end: str, path: Path = RESULTS) -> None:
     """Replace the block between ``start`` and ``end`` (``text`` includes both), or append it."""
     old = path.read_text() if path.exists() else ""

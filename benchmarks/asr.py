@@ -23,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import peak_mb, write_block  # noqa: E402
+from _results import peak_mb, publish  # noqa: E402
 
 START, END = "<!-- asr: start -->", "<!-- asr: end -->"
 
@@ -84,7 +84,6 @@ def main(argv=None) -> int:
                 rows.append(row)
                 print(row, flush=True)
     lines = [
-        START,
         "## Cathode ASR (microstructure-resolved)",
         "",
         f"`python benchmarks/asr.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`"),
@@ -104,11 +103,7 @@ def main(argv=None) -> int:
             f"{r['value']:.2f} Ω·cm², active CAM {r['active_cam']:.3f}"
         lines.append(f"| {r['n']}³ | {what} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {r['iterations']} | "
                      f"{r.get('newton', '-')} | {result} |")
-    lines += ["", END]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_block(text, START, END)
+    publish(lines, START, END, write=not args.no_write)
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import write_block  # noqa: E402
+from _results import publish  # noqa: E402
 
 START, END = "<!-- cell: start -->", "<!-- cell: end -->"
 
@@ -55,7 +55,6 @@ def main(argv=None) -> int:
         print(*studies[-1], flush=True)
 
     lines = [
-        START,
         "## Cell model",
         "",
         f"`python benchmarks/cell.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`"),
@@ -70,11 +69,7 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {thickness:g} | {current:g} | {protocol} | {seconds:.3f} | {steps} | {energy:.1f} |")
     lines += ["", "| study | simulations | seconds |", "| --- | ---: | ---: |"]
     lines += [f"| {s} | {n} | {sec:.1f} |" for s, n, sec in studies]
-    lines += ["", END]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_block(text, START, END)
+    publish(lines, START, END, write=not args.no_write)
     return 0
 
 

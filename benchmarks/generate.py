@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import peak_mb, write_block  # noqa: E402
+from _results import peak_mb, publish  # noqa: E402
 
 START, END = "<!-- generate: start -->", "<!-- generate: end -->"
 RECIPE = {"fractions": {"CAM": 0.75, "LLZO": 0.25}, "radius": {"CAM": 3e-6, "LLZO": 1.5e-6}, "voxel_size": 0.5e-6}
@@ -54,10 +54,9 @@ def child(n: int, packing: str, morphology: bool) -> dict:
     return out
 
 
-def markdown(rows: list[dict], argv: list[str]) -> str:
+def markdown(rows: list[dict], argv: list[str]) -> list[str]:
     cpu = platform.processor() or platform.machine()
     lines = [
-        START,
         "## Generator",
         "",
         f"`python benchmarks/generate.py {' '.join(argv)}`".replace(" `", "`"),
@@ -78,8 +77,7 @@ def markdown(rows: list[dict], argv: list[str]) -> str:
             f"| {r['n']}³ | {r['packing']} | {o['generate_s']:.1f} | {o['generate_peak_mb']:.0f} | "
             f"{o['fractions']['CAM']:.4f} | {o['grains_s']:.1f} | {o['grains']} | {o['grains_peak_mb']:.0f} | {morph} |"
         )
-    lines += ["", END]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv=None) -> int:
@@ -105,10 +103,7 @@ def main(argv=None) -> int:
             row = {"n": n, "packing": packing, "out": json.loads(done.stdout.strip().splitlines()[-1])}
             rows.append(row)
             print(n, packing, json.dumps(row["out"]), flush=True)
-    text = markdown(rows, argv if argv is not None else sys.argv[1:])
-    print(text)
-    if not args.no_write:
-        write_block(text, START, END)
+    publish(markdown(rows, argv if argv is not None else sys.argv[1:]), START, END, write=not args.no_write)
     return 0
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _results import write_block  # noqa: E402
+from _results import publish  # noqa: E402
 
 START, END = "<!-- pybamm: start -->", "<!-- pybamm: end -->"
 
@@ -129,7 +129,6 @@ def main(argv=None) -> int:
                 rows.append(row)
                 print(*(f"{x:.4g}" if isinstance(x, float) else x for x in row), flush=True)
     lines = [
-        START,
         "## Cell model against PyBaMM",
         "",
         "`pbvenv/bin/python benchmarks/pybamm_check.py`",
@@ -146,11 +145,7 @@ def main(argv=None) -> int:
     for r in rows:
         lines.append(f"| {r[0]} | {r[1]:g} | {r[2]:g} | {r[3]:.4f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.4f} | "
                      f"{r[7]:.4f} | {r[8]:.4f} | {r[9]:.3f} | {r[10]:.3f} |")
-    lines += ["", END]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_block(text, START, END)
+    publish(lines, START, END, write=not args.no_write)
     return 0
 
 
