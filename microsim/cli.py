@@ -19,7 +19,6 @@ from microsim.units import (
     parse_area_resistance,
     parse_conductivity,
     parse_current_density,
-    parse_diffusivity,
     parse_length,
     parse_voxel_size,
 )
@@ -494,31 +493,15 @@ def _through_tortuosity(micro: Microstructure, phase: str, axis: int) -> float |
     return result.tortuosity_factor if result.percolating else None
 
 
-def _cell_parameter(name: str, text: str):
-    """A --param value in SI: units where the parameter has one."""
-    parsers = {
-        "sigma_SE": parse_conductivity, "kappa_CAM": parse_conductivity, "sigma_eff": parse_conductivity,
-        "kappa_eff": parse_conductivity, "D_CAM": parse_diffusivity, "d50_CAM": parse_length, "L_sep": parse_length,
-        "L_cat": parse_length, "L_cc_Al": parse_length, "L_cc_Cu": parse_length, "R_CT": parse_area_resistance,
-        "R_SP": parse_area_resistance, "R_Li": parse_area_resistance,
-    }
-    if name in ("cam", "electrolyte"):
-        return text
-    if name == "current_collectors":
-        return text.lower() in ("1", "true", "yes")
-    return parsers.get(name, _number)(text)
-
-
 def _cell_parameters(args):
-    from microsim.cell import get_parameter_set, parameter_names, parameters_from_report
+    from microsim.cell import get_parameter_set, parameters_from_report
+    from microsim.cell.parameters import parse_parameter
 
     params = get_parameter_set(args.set)
     values = {}
     for item in args.param:
         name, value = _name_value(item, "--param", str)
-        if name not in parameter_names():
-            raise InvalidInputError(f"unknown parameter {name!r}; parameters are {', '.join(parameter_names())}")
-        values[name] = _cell_parameter(name, value)
+        values[name] = parse_parameter(name, value)
     if args.thickness:
         values["L_cat"] = parse_length(args.thickness)
     if args.beta is not None:

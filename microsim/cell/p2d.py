@@ -10,7 +10,11 @@ of the cathode (0) to the current collector (``L_cat``).
 * interface (``j`` > 0 lithiates the CAM): ``U(θ_surf) - (φ_s - φ_e) = j R_SP + η``,
   ``j = 2 i0 sinh(F η / 2RT)`` with ``i0 = RT / (F R_CT)`` (Butler–Volmer, α = 1/2);
 * particles: spheres of radius ``R_p``, ``∂θ/∂t = D r⁻² ∂/∂r (r² ∂θ/∂r)``, with
-  ``D ∂θ/∂r = j / (F c_max)`` at ``r = R_p`` (θ = lithiation of the capacity window);
+  ``D ∂θ/∂r = f j / (F c_max)`` at ``r = R_p`` (θ = lithiation of the capacity window),
+  where ``f = a R_p / (3 ε_CAM)`` spreads the interface current over the whole sphere
+  surface, so the CAM takes exactly the charge ``a j`` per volume also when ``a`` is a
+  measured CAM|SE area rather than ``3 ε_CAM / R_p`` (then ``f = 1``);
+* graded cathodes (``CellParameters.profile``): ε, σ_eff, κ_eff and ``a`` per cell;
 * separator: ohmic, ``σ_SE`` (dense); Li anode: Butler–Volmer with
   ``i0 = RT/(F R_Li)`` (ideal when ``R_Li = 0``); cell voltage
   ``V = φ_s(L_cat) - φ_Li`` with ``φ_e(0) = φ_Li - η_Li - I L_sep / σ_SE``.
@@ -151,11 +155,15 @@ class _Cell:
         self.rt_f = GAS_CONSTANT * p.temperature / FARADAY
         n = grid.n_x
         dx = p.L_cat / n
-        self.a_dx = np.full(n, p.interface_area * dx)
-        sigma, kappa = p.sigma_eff_SE, p.kappa_eff_CAM
-        r_e = np.full(n - 1, dx / sigma)
-        r_s = np.full(n - 1, dx / kappa)
-        self.r_e_left, self.r_s_right = dx / (2 * sigma), dx / (2 * kappa)
+        values = p.cell_values(n)
+        sigma, kappa, area = values["sigma_eff"], values["kappa_eff"], values["area_per_volume"]
+        self.a_dx = area * dx
+        # each cell's interface current, spread over the surface of its spheres: the CAM
+        # takes a j per volume, a sphere's surface/volume is 3/R_p
+        self.flux_factor = area * p.particle_radius / (3.0 * values["eps_CAM"])
+        r_e = dx / (2 * sigma[:-1]) + dx / (2 * sigma[1:])
+        r_s = dx / (2 * kappa[:-1]) + dx / (2 * kappa[1:])
+        self.r_e_left, self.r_s_right = dx / (2 * sigma[0]), dx / (2 * kappa[-1])
         self.r_e, self.r_s = r_e, r_s
         cum_e = np.concatenate([[0.0], np.cumsum(r_e)])
         cum_s = np.concatenate([[0.0], np.cumsum(r_s)])
@@ -186,7 +194,7 @@ class _Cell:
         inverse = np.linalg.inv(np.diag(self.shell_volume / dt) + self.laplacian)
         self._carry = inverse * (self.shell_volume / dt)[None, :]  # θ_new = θ_old @ carry.T + j w
         self._w = inverse[:, -1] * self.surface / (FARADAY * self.c_max)
-        self._g = self._w[-1] + self.surface_gap
+        self._g = (self._w[-1] + self.surface_gap) * self.flux_factor  # θ_surf per unit j, per cell
         self._dt = dt
 
     def anode(self, current: float) -> float:
@@ -242,7 +250,7 @@ class _Cell:
                 break
         else:
             raise ConvergenceError(f"the cell model did not converge in a step of {dt:.3g} s at {current:.3g} A/m^2")
-        theta_new = base + j[:, None] * self._w[None, :]
+        theta_new = base + (self.flux_factor * j)[:, None] * self._w[None, :]
         return theta_new, j, phi_s1, (surf, phi_e_left)
 
     def voltage(self, j, phi_s1, current) -> float:
@@ -363,13 +371,14 @@ def simulate(
     started = time.perf_counter()
     theory = theoretical_energy(params)
     stack = cell_stack(params)
-    if params.sigma_eff_SE <= 0 or params.kappa_eff_CAM <= 0:
-        which = "ionic (SE)" if params.sigma_eff_SE <= 0 else "electronic (CAM)"
+    if params.sigma_eff_SE <= 0 or params.kappa_eff_CAM <= 0 or params.interface_area <= 0:
+        which = ("ionic (SE) path" if params.sigma_eff_SE <= 0 else
+                 "electronic (CAM) path" if params.kappa_eff_CAM <= 0 else "CAM|SE interface")
         empty = np.zeros(1)
         return CellResult(
             protocol, current, empty, np.full(1, params.v_min), empty, 0.0, 0.0, 0.0, 0.0, 0.0, theory,
             dict.fromkeys(("open_circuit", *LOSSES), 0.0), params, profiles=None, grid=grid,
-            note=f"no {which} path through the cathode (effective conductivity 0): the cell delivers nothing",
+            note=f"no {which} in the cathode (effective conductivity or area 0): the cell delivers nothing",
             seconds=time.perf_counter() - started,
         )
     cell = _Cell(params, grid)

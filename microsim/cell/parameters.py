@@ -19,6 +19,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from microsim.errors import InvalidInputError
 
 MAH_PER_G = 3.6e3  # C/kg in one mAh/g
@@ -77,6 +79,64 @@ MATERIALS = {
 }
 
 
+@dataclass(frozen=True)
+class ThicknessProfile:
+    """Composite-cathode properties that vary through the thickness.
+
+    The cathode is cut into ``len(eps_CAM)`` slabs of equal thickness, listed from the
+    separator side (x = 0) to the current collector; each slab is uniform.
+
+    Attributes
+    ----------
+    eps_CAM, eps_SE : tuple of float
+        Volume fractions per slab.
+    sigma_eff, kappa_eff : tuple of float [S/m], optional
+        Effective ionic and electronic conductivity per slab (default: the Bruggeman
+        forms of the parameter set on each slab's fractions).
+    area_per_volume : tuple of float [1/m], optional
+        CAM|SE interface area per volume per slab (default ``3 eps_CAM / R_p``).
+
+    Examples
+    --------
+    >>> ThicknessProfile((0.8, 0.6), (0.2, 0.4)).slab_of(4).tolist()
+    [0, 0, 1, 1]
+    """
+
+    eps_CAM: tuple[float, ...]
+    eps_SE: tuple[float, ...]
+    sigma_eff: tuple[float, ...] | None = None
+    kappa_eff: tuple[float, ...] | None = None
+    area_per_volume: tuple[float, ...] | None = None
+
+    def __post_init__(self):
+        n = None
+        for f in dataclasses.fields(self):
+            values = getattr(self, f.name)
+            if values is None:
+                continue
+            try:
+                values = tuple(float(v) for v in values)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"profile {f.name} must be a sequence of numbers, got {values!r}") from None
+            if not values or (n is not None and len(values) != n):
+                raise InvalidInputError(f"every profile needs the same number (>= 1) of slabs; {f.name} has {len(values)}")
+            if any(not (math.isfinite(v) and v >= 0) for v in values):
+                raise InvalidInputError(f"profile {f.name} must hold finite values >= 0, got {values}")
+            n = len(values)
+            object.__setattr__(self, f.name, values)
+        for a, b in zip(self.eps_CAM, self.eps_SE):
+            if not (0 < a < 1 and 0 < b < 1 and a + b <= 1 + 1e-12):
+                raise InvalidInputError(f"profile fractions need 0 < eps_CAM, eps_SE < 1 and a sum <= 1, got {a}, {b}")
+
+    @property
+    def slabs(self) -> int:
+        return len(self.eps_CAM)
+
+    def slab_of(self, n_cells: int) -> np.ndarray:
+        """Slab index of each of ``n_cells`` equal cells (by the cell centre)."""
+        return np.minimum(((np.arange(n_cells) + 0.5) / n_cells * self.slabs).astype(int), self.slabs - 1)
+
+
 def get_material(name: str) -> Material:
     """The named :class:`Material`; an unknown name lists the known ones."""
     try:
@@ -131,6 +191,11 @@ class CellParameters:
         Count an Al foil on the cathode and a Cu foil on the anode in mass and volume.
     L_cc_Al, L_cc_Cu : float [m]
         Their thicknesses.
+    profile : ThicknessProfile, optional
+        Graded cathode: fractions, conductivities and area per slab. ``eps_CAM`` and
+        ``eps_SE`` must then be the profile's means (:meth:`with_profile` sets them);
+        ``sigma_eff_SE``, ``kappa_eff_CAM`` and ``interface_area`` become the
+        series-equivalent conductivities and the mean area.
     """
 
     sigma_SE: float
@@ -159,6 +224,7 @@ class CellParameters:
     current_collectors: bool = False
     L_cc_Al: float = 10e-6
     L_cc_Cu: float = 6e-6
+    profile: ThicknessProfile | None = None
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -183,6 +249,14 @@ class CellParameters:
         for key in ("sigma_eff", "kappa_eff", "area_per_volume"):
             value = getattr(self, key)
             need(value is None or (math.isfinite(value) and value >= 0), f"{key} must be >= 0 or None", value)
+        if isinstance(self.profile, dict):  # from JSON
+            object.__setattr__(self, "profile", ThicknessProfile(**self.profile))
+        if self.profile is not None:
+            need(isinstance(self.profile, ThicknessProfile), "profile must be a ThicknessProfile", self.profile)
+            means = (float(np.mean(self.profile.eps_CAM)), float(np.mean(self.profile.eps_SE)))
+            need(abs(means[0] - self.eps_CAM) < 1e-9 and abs(means[1] - self.eps_SE) < 1e-9,
+                 "eps_CAM and eps_SE must equal the means of the profile (use with_profile)",
+                 ((self.eps_CAM, self.eps_SE), means))
         cam = get_material(self.cam)
         need(cam.specific_capacity > 0 and bool(cam.ocv), "cam must be an active material (NMC811, LCO)", self.cam)
         get_material(self.electrolyte)
@@ -194,24 +268,58 @@ class CellParameters:
 
     @property
     def sigma_eff_SE(self) -> float:
-        """Effective ionic conductivity of the cathode [S/m]."""
-        if self.sigma_eff is not None:
-            return self.sigma_eff
-        return self.sigma_SE * self.eps_SE ** (self.beta_tort + self.beta_GB)
+        """Effective ionic conductivity of the cathode [S/m] (series-equivalent when graded)."""
+        return _series(self.cell_values(self._slabs)["sigma_eff"])
 
     @property
     def kappa_eff_CAM(self) -> float:
-        """Effective electronic conductivity of the cathode [S/m]."""
-        if self.kappa_eff is not None:
-            return self.kappa_eff
-        return self.kappa_CAM * self.eps_CAM**self.beta_CAM
+        """Effective electronic conductivity of the cathode [S/m] (series-equivalent when graded)."""
+        return _series(self.cell_values(self._slabs)["kappa_eff"])
 
     @property
     def interface_area(self) -> float:
-        """CAM|SE area per cathode volume ``a`` [1/m]."""
-        if self.area_per_volume is not None:
-            return self.area_per_volume
-        return 3 * self.eps_CAM / self.particle_radius
+        """CAM|SE area per cathode volume ``a`` [1/m] (the mean when graded)."""
+        return float(np.mean(self.cell_values(self._slabs)["area_per_volume"]))
+
+    @property
+    def _slabs(self) -> int:
+        return 1 if self.profile is None else self.profile.slabs
+
+    def cell_values(self, n_cells: int) -> dict[str, np.ndarray]:
+        """Fractions, effective conductivities [S/m] and area [1/m] in ``n_cells`` equal cells.
+
+        Without a profile every cell has the scalar values; with one, each cell takes
+        its slab's value, and what the profile leaves out follows from the slab's
+        fractions: ``sigma_SE eps_SE**(beta_tort + beta_GB)``, ``kappa_CAM
+        eps_CAM**beta_CAM`` and ``3 eps_CAM / R_p`` (unless the scalar ``sigma_eff``,
+        ``kappa_eff`` or ``area_per_volume`` is set, which then holds everywhere).
+        """
+        prof = self.profile
+        take = (lambda v: np.asarray(v, dtype=float)[prof.slab_of(n_cells)]) if prof else None
+        eps_cam = take(prof.eps_CAM) if prof else np.full(n_cells, self.eps_CAM)
+        eps_se = take(prof.eps_SE) if prof else np.full(n_cells, self.eps_SE)
+
+        def pick(name: str, default: np.ndarray) -> np.ndarray:
+            if prof is not None and getattr(prof, name) is not None:
+                return take(getattr(prof, name))
+            if getattr(self, name) is not None:
+                return np.full(n_cells, float(getattr(self, name)))
+            return default
+
+        return {
+            "eps_CAM": eps_cam,
+            "eps_SE": eps_se,
+            "sigma_eff": pick("sigma_eff", self.sigma_SE * eps_se ** (self.beta_tort + self.beta_GB)),
+            "kappa_eff": pick("kappa_eff", self.kappa_CAM * eps_cam**self.beta_CAM),
+            "area_per_volume": pick("area_per_volume", 3 * eps_cam / self.particle_radius),
+        }
+
+    def with_profile(self, profile: ThicknessProfile | None) -> "CellParameters":
+        """A copy graded by ``profile``, with ``eps_CAM``/``eps_SE`` set to its means."""
+        if profile is None:
+            return dataclasses.replace(self, profile=None)
+        return dataclasses.replace(self, profile=profile, eps_CAM=float(np.mean(profile.eps_CAM)),
+                                   eps_SE=float(np.mean(profile.eps_SE)))
 
     def with_values(self, **values) -> "CellParameters":
         """A copy with some values replaced (validated)."""
@@ -232,8 +340,40 @@ class CellParameters:
         return cls(**values)
 
 
+def _series(values: np.ndarray) -> float:
+    """Conductivity of equal slabs in series (0 when any slab blocks)."""
+    return 0.0 if np.any(values <= 0) else float(len(values) / np.sum(1.0 / values))
+
+
 def parameter_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(CellParameters) if f.name != "name"]
+    """Names of the scalar parameters (``--param NAME=VALUE``)."""
+    return [f.name for f in dataclasses.fields(CellParameters) if f.name not in ("name", "profile")]
+
+
+def parse_parameter(name: str, text: str):
+    """A parameter value given as text, in SI: parsed with its unit where it has one."""
+    from microsim import units
+
+    parsers = {
+        "sigma_SE": units.parse_conductivity, "kappa_CAM": units.parse_conductivity,
+        "sigma_eff": units.parse_conductivity, "kappa_eff": units.parse_conductivity,
+        "D_CAM": units.parse_diffusivity, "d50_CAM": units.parse_length, "L_sep": units.parse_length,
+        "L_cat": units.parse_length, "L_cc_Al": units.parse_length, "L_cc_Cu": units.parse_length,
+        "R_CT": units.parse_area_resistance, "R_SP": units.parse_area_resistance,
+        "R_Li": units.parse_area_resistance,
+    }
+    if name not in parameter_names():
+        raise InvalidInputError(f"unknown parameter {name!r}; parameters are {', '.join(parameter_names())}")
+    if name in ("cam", "electrolyte"):
+        return text
+    if name == "current_collectors":
+        return str(text).lower() in ("1", "true", "yes")
+    if name in parsers:
+        return parsers[name](text)
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"parameter {name} must be a number, got {text!r}") from None
 
 
 def state_of_the_art() -> CellParameters:
