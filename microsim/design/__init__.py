@@ -1,0 +1,1 @@
+"""Virtual design studies: sweeps over microstructure and cell, REV analysis, optimisation."""

@@ -1,0 +1,326 @@
+"""Running a study: a resumable results table, local processes or a Dask cluster.
+
+Rows are appended to the CSV one finished (point, seed) at a time, flushed and
+synced, by the coordinating process only. Running the same study again reads the
+table, keeps every finished row (``ok`` or ``failed``), and runs only what is
+missing; a half-written last line (a killed run) is dropped first. A table written
+by another study (different fixed values, swept variables, axes or slabs: the
+``study_id`` column) is refused rather than mixed.
+
+Execution engines, both existing ones: ``concurrent.futures`` process pools on this
+machine (``workers``), or a Dask ``distributed`` cluster (``scheduler``: an address
+or a ``Client``). A point that raises is a ``failed`` row with its error; a worker
+process that dies takes the points it held down with it: each is retried once in a
+fresh pool, then recorded as failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from microsim.design.evaluate import evaluate, output_columns
+from microsim.design.study import DesignPoint, Study, lookup
+from microsim.errors import InputFileError, InvalidInputError, MicrosimError, MissingDependencyError
+
+log = logging.getLogger(__name__)
+
+KEY_COLUMNS = ["study", "study_id", "point_id", "seed", "status", "error"]
+TRAILER_COLUMNS = ["seconds", "worker", "versions", "finished_utc"]
+
+
+class StudyInterrupted(MicrosimError, KeyboardInterrupt):
+    """A study stopped by the user; the finished rows are in the table."""
+
+
+def table_columns(study: Study) -> list[str]:
+    """Every column of the study's table, in order."""
+    inputs = [lookup(name).column for name in DesignPoint({}).values]
+    extra = [lookup(name).column for p in study.design_points() for name in p.values if name not in inputs]
+    inputs += [c for c in dict.fromkeys(extra) if c not in inputs]
+    return KEY_COLUMNS + inputs + output_columns(study.axes) + TRAILER_COLUMNS
+
+
+def _versions() -> str:
+    from microsim.report import software_versions
+
+    return "; ".join(f"{k} {v}" for k, v in software_versions().items())
+
+
+def run_point(point: DesignPoint, seed: int, axes, slabs: int, threads: int | None = None) -> dict:
+    """Evaluate one (point, seed) and return its row; an error becomes a ``failed`` row."""
+    from microsim.transport.solvers import AMGSolver
+
+    started = time.perf_counter()
+    row = {"point_id": point.id(), "seed": seed, **point.row()}
+    try:
+        row.update(evaluate(point, seed, axes=axes, slabs=slabs, solver=AMGSolver(workers=threads)))
+        row["status"], row["error"] = "ok", ""
+    except Exception as exc:  # noqa: BLE001 - any failure of one point is recorded, the study goes on
+        row["status"], row["error"] = "failed", f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        log.debug("point %s seed %s failed", point.id(), seed, exc_info=True)
+    row["seconds"] = time.perf_counter() - started
+    row["worker"] = f"{os.uname().nodename}:{os.getpid()}"
+    row["versions"] = _versions()
+    row["finished_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return row
+
+
+def _format(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else repr(value)
+    return str(value)
+
+
+class ResultsTable:
+    """The study's CSV: created with its header, checked and repaired on resume, appended row by row."""
+
+    def __init__(self, path: str | Path, study: Study, *, force: bool = False):
+        self.path = Path(path)
+        self.study = study
+        self.columns = table_columns(study)
+        self.done: dict[tuple[str, int], str] = {}
+        if self.path.exists() and force:
+            self.path.unlink()
+        if self.path.exists():
+            self._resume()
+        else:
+            self._create()
+
+    def _create(self) -> None:
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise InputFileError(f"cannot write {self.path}: folder {folder} does not exist")
+        tmp = self.path.with_name(f".{self.path.name}.part")
+        with open(tmp, "w", newline="") as handle:
+            csv.writer(handle).writerow(self.columns)
+        os.replace(tmp, self.path)
+
+    def _resume(self) -> None:
+        text = self.path.read_text()
+        if text and not text.endswith("\n"):  # a run killed while writing its last row
+            text = text[: text.rfind("\n") + 1]
+            tmp = self.path.with_name(f".{self.path.name}.part")
+            tmp.write_text(text)
+            os.replace(tmp, self.path)
+            log.warning("dropped a half-written last row of %s", self.path)
+        reader = csv.DictReader(io.StringIO(text))
+        if reader.fieldnames != self.columns:
+            raise InvalidInputError(
+                f"{self.path} holds another study's table (its columns differ); "
+                f"write to a new file or pass --force (force=True) to start it over")
+        ours = self.study.id()
+        for row in reader:
+            if row["study_id"] != ours:
+                raise InvalidInputError(
+                    f"{self.path} was written by another study (study_id {row['study_id']}, this study {ours}: "
+                    f"fixed values, swept variables, axes or slabs differ); write to a new file or pass --force")
+            self.done[(row["point_id"], int(row["seed"]))] = row["status"]
+
+    def append(self, row: dict) -> None:
+        """Write one row and make it durable before returning."""
+        row = {**row, "study": self.study.name, "study_id": self.study.id()}
+        with open(self.path, "a", newline="") as handle:
+            csv.writer(handle).writerow([_format(row.get(c)) for c in self.columns])
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.done[(row["point_id"], int(row["seed"]))] = row["status"]
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """What one call of :func:`run_study` did."""
+
+    path: Path
+    total: int
+    skipped: int
+    ok: int
+    failed: int
+    seconds: float
+
+
+def read_table(path: str | Path) -> list[dict]:
+    """The rows of a results table, numbers as floats where they parse."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise InputFileError(f"results table {path} does not exist") from None
+
+    def convert(value: str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+    return [{k: convert(v) if k not in ("point_id", "study_id") else v for k, v in row.items()} for row in rows]
+
+
+def _local(tasks, study: Study, workers: int, done: Callable[[dict], None]) -> None:
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    attempts: dict[int, int] = {}
+    pending = list(range(len(tasks)))
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update(dict.fromkeys(saved, str(threads)))  # spawned workers inherit it: no oversubscription
+    try:
+        while pending:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            queue, running, stopping = list(pending), {}, False
+            try:
+                while queue or running:
+                    while queue and len(running) < workers:  # only `workers` in flight: a dead one is known
+                        i = queue.pop(0)
+                        running[pool.submit(run_point, *tasks[i], study.axes, study.slabs, threads)] = i
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        i = running.pop(future)
+                        row = future.result()  # BrokenProcessPool when a worker died
+                        pending.remove(i)
+                        done(row)
+            except BrokenProcessPool:
+                for i in running.values():  # in flight when a worker died
+                    attempts[i] = attempts.get(i, 0) + 1
+                    if attempts[i] >= 2:
+                        point, seed = tasks[i]
+                        log.warning("point %s seed %s: the worker died twice on it; recorded as failed",
+                                    point.id(), seed)
+                        done({"point_id": point.id(), "seed": seed, **point.row(), "status": "failed",
+                              "error": "the worker process died (killed, or out of memory) twice on this point"})
+                        pending.remove(i)
+                log.warning("a worker process died; restarting the pool for the %d rows left", len(pending))
+            except KeyboardInterrupt:
+                stopping = True
+                raise
+            finally:
+                pool.shutdown(wait=not stopping, cancel_futures=True)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise MissingDependencyError(
+            "a Dask scheduler needs the distributed package: pip install 'microsim[dask]'") from None
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="30s")
+    try:
+        futures = {client.submit(run_point, point, seed, study.axes, study.slabs, 1, pure=False): (point, seed)
+                   for point, seed in tasks}
+        for future in as_completed(futures):
+            point, seed = futures[future]
+            try:
+                row = future.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker and the like: record, go on
+                row = {"point_id": point.id(), "seed": seed, **point.row(), "status": "failed",
+                       "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")}
+            done(row)
+    except KeyboardInterrupt:
+        client.cancel(list(futures))
+        raise
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def run_study(
+    study: Study,
+    path: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler=None,
+    force: bool = False,
+    progress: Callable[[int, int, dict], None] | None = None,
+) -> StudyRun:
+    """Run every missing (point, seed) of ``study`` and append its row to the CSV at ``path``.
+
+    Parameters
+    ----------
+    study : Study
+    path : str or Path
+        Results table (CSV). Created with its header; resumed when it exists.
+    workers : int, optional
+        Local worker processes (default: every core). 1 runs in this process.
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler address (``tcp://host:8786``) or client: run there instead.
+    force : bool
+        Delete an existing table first and run everything.
+    progress : callable(done, total, row), optional
+        Called after each row is written.
+
+    Returns
+    -------
+    StudyRun
+
+    Raises
+    ------
+    InvalidInputError
+        The table belongs to another study.
+    StudyInterrupted
+        Ctrl-C: the rows written so far stay, the same call resumes.
+    """
+    started = time.perf_counter()
+    table = ResultsTable(path, study, force=force)
+    tasks = study.tasks()
+    todo = [(p, s) for p, s in tasks if (p.id(), s) not in table.done]
+    skipped = len(tasks) - len(todo)
+    if skipped:
+        log.info("%s: %d of %d rows already done, %d to run", table.path, skipped, len(tasks), len(todo))
+    counts = {"ok": 0, "failed": 0}
+
+    def done(row: dict) -> None:
+        table.append(row)
+        counts[row["status"]] += 1
+        if progress is not None:
+            progress(skipped + counts["ok"] + counts["failed"], len(tasks), row)
+
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise InvalidInputError(f"workers must be at least 1, got {workers}")
+    try:
+        if not todo:
+            pass
+        elif scheduler is not None:
+            _dask(todo, study, scheduler, done)
+        elif workers == 1 or len(todo) == 1:
+            for point, seed in todo:
+                done(run_point(point, seed, study.axes, study.slabs, None))
+        else:
+            _local(todo, study, min(workers, len(todo)), done)
+    except KeyboardInterrupt:
+        finished = skipped + counts["ok"] + counts["failed"]
+        raise StudyInterrupted(f"interrupted: {finished} of {len(tasks)} rows are in {table.path}; "
+                               f"run the same command again to resume") from None
+    return StudyRun(table.path, len(tasks), skipped, counts["ok"], counts["failed"], time.perf_counter() - started)
+
+
+def log_progress(done: int, total: int, row: dict) -> None:
+    """A progress line per row (used by the CLI)."""
+    if row["status"] == "ok":
+        what = f"{row['specific_energy_Wh_per_kg']:.1f} Wh/kg, sigma_eff {row['sigma_eff_cell_S_per_cm']:.3g} S/cm"
+    else:
+        what = f"FAILED: {row['error']}"
+    log.info("[%d/%d] point %s seed %s: %s (%.1f s)", done, total, row["point_id"], row["seed"], what,
+             row.get("seconds") or 0.0)
+
+
+def iter_ok(rows: Iterable[dict]) -> list[dict]:
+    return [r for r in rows if r.get("status") == "ok"]
