@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from microsim.errors import InvalidInputError, MicrosimError, PercolationWarning
+from microsim.errors import InvalidInputError, MicrosimError, OutputExistsError, PercolationWarning
 from microsim.microstructure import Microstructure, load_microstructure, save_microstructure
 from microsim.units import (
     parse_area_resistance,
@@ -232,6 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge")
     study.add_argument("--no-plot", action="store_true", help="CSV only")
     study.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    design = sub.add_parser("study", parents=[quiet],
+                            help="virtual design study from a TOML/JSON file: one CSV row per (point, seed), resumable")
+    design.add_argument("file", metavar="STUDY.toml", help="study file (see examples/cam_fraction.toml)")
+    design.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
+                        help="results table; an existing one of the same study is resumed (only missing rows run)")
+    design.add_argument("--workers", type=int, help="local worker processes (default: every core)")
+    design.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on a Dask distributed cluster, e.g. tcp://10.0.0.1:8786 (pip install 'microsim[dask]')")
+    design.add_argument("--no-plots", action="store_true", help="skip the PNG plots (CSV only)")
+    design.add_argument("--force", action="store_true", help="start the table over and overwrite its summary and plots")
 
     demo = sub.add_parser("demo", parents=[quiet], help="run the pipeline on the bundled real CT crop")
     demo.add_argument("--out", default="microsim-demo", help="output folder (default ./microsim-demo)")
@@ -704,6 +715,66 @@ def _demo(args) -> int:
     return _run(build_parser().parse_args(argv))
 
 
+def _study_outputs(table: Path) -> dict[str, Path]:
+    stem = table.with_suffix("")
+    return {"summary": Path(f"{stem}.summary.csv"), "energy": Path(f"{stem}.energy.png"),
+            "bruggeman": Path(f"{stem}.bruggeman.png")}
+
+
+def _study(args) -> int:
+    from microsim.cell.studies import write_csv
+    from microsim.design import StudyInterrupted, load_study, run_study
+    from microsim.design.analysis import plot_bruggeman, plot_energy, summarise
+    from microsim.design.runner import input_columns, log_progress, read_table
+    from microsim.design.study import lookup
+
+    study = load_study(args.file)
+    table = Path(args.output)
+    outputs = _study_outputs(table)
+    if not table.exists() and not args.force:  # derived files of another table: keep them
+        for path in outputs.values():
+            if path.exists():
+                raise OutputExistsError(f"{path} exists already; pass --force to overwrite it")
+    tasks = len(study.tasks())
+    log.info("study %s (%s): %d points x %d seeds = %d rows -> %s", study.name, study.id(),
+             len(study.design_points()), len(study.seeds), tasks, table)
+    try:
+        run = run_study(study, table, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                        progress=log_progress)
+    except StudyInterrupted as exc:
+        print(f"microsim: {exc}", file=sys.stderr)
+        return 130
+    rows = read_table(table)
+    inputs = [lookup(name).column for name in study.swept]
+    summary = summarise(rows, input_columns(study))
+    write_csv(summary, outputs["summary"], force=True)
+    print(f"{'point':<14}" + "".join(f"{c:>28}" for c in inputs)
+          + f"{'seeds':>7}{'Wh/kg (mean ± std)':>22}{'sigma_eff [S/cm]':>18}{'utilisation':>13}")
+    for r in summary:
+        energy = r.get("specific_energy_Wh_per_kg_mean")
+        cells = "".join(f"{r[c]!s:>28}" for c in inputs)
+        if energy is None:
+            print(f"{r['point_id']:<14}{cells}{r['seeds_ok']:>7}{'failed':>22}")
+            continue
+        spread = f"{energy:.1f} ± {r['specific_energy_Wh_per_kg_std']:.1f}"
+        print(f"{r['point_id']:<14}{cells}{r['seeds_ok']:>7}{spread:>22}"
+              f"{r['sigma_eff_cell_S_per_cm_mean']:>18.3e}{r['utilisation_mean']:>13.3f}")
+    written = [table, outputs["summary"]]
+    ok_rows = [r for r in rows if r["status"] == "ok"]
+    if not args.no_plots and ok_rows:
+        written.append(plot_energy(summary, study.swept or ["cam_fraction"], outputs["energy"], force=True))
+        path, fitted = plot_bruggeman(ok_rows, outputs["bruggeman"], force=True)
+        written.append(path)
+        print("Bruggeman fit over every seed and axis: "
+              + ", ".join(f"{phase} beta = {beta:.2f}" for phase, beta in fitted.items()))
+    log.info("%d rows run (%d ok, %d failed), %d already there, %.1f s; wrote %s", run.ok + run.failed, run.ok,
+             run.failed, run.skipped, run.seconds, ", ".join(map(str, written)))
+    failed = sum(r["status"] != "ok" for r in rows)
+    if failed:
+        log.warning("%d of %d rows failed: see their error column", failed, len(rows))
+    return 1 if rows and failed == len(rows) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``microsim`` command; return the exit status."""
     try:
@@ -719,7 +790,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.propagate = False
     try:
         handlers = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "asr": _asr,
-                    "cell": _cell, "cell-study": _cell_study, "demo": _demo}
+                    "cell": _cell, "cell-study": _cell_study, "study": _study, "demo": _demo}
         return handlers[args.command](args)
     except MicrosimError as exc:
         print(f"microsim: error: {exc}", file=sys.stderr)

@@ -24,7 +24,7 @@ import numpy as np
 from microsim._files import atomic_output
 from microsim.cell.p2d import Grid, simulate
 from microsim.cell.parameters import CellParameters, improved, state_of_the_art
-from microsim.errors import MissingDependencyError
+from microsim._plotting import pyplot, save_png
 
 log = logging.getLogger(__name__)
 
@@ -134,30 +134,13 @@ def write_csv(rows: Sequence[dict], path: str | Path, *, force: bool = False) ->
     return Path(path)
 
 
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependencyError("plots need matplotlib: pip install 'microsim[plot]'") from None
-    return plt
-
-
 def _conditions(rows):
     return sorted({(r["thickness_um"], r["current_mA_per_cm2"]) for r in rows})
 
 
-def _save(fig, path, force):
-    with atomic_output(path, force=force) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    return Path(path)
-
-
 def plot_sensitivity(rows: Sequence[dict], path: str | Path, *, force: bool = False) -> Path:
     """Radar chart: specific energy per reverted group, one polygon per condition."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = [c for c in dict.fromkeys(r["case"] for r in rows) if c != "improved"]
     angles = np.linspace(0, 2 * math.pi, len(groups), endpoint=False)
     fig, ax = plt.subplots(figsize=(7, 7), subplot_kw={"projection": "polar"})
@@ -171,14 +154,12 @@ def plot_sensitivity(rows: Sequence[dict], path: str | Path, *, force: bool = Fa
     ax.tick_params(axis="x", pad=14)
     ax.set_title("Specific energy [Wh/kg] with one group at the state of the art\n(all others improved)")
     ax.legend(loc="lower left", bbox_to_anchor=(-0.2, -0.2), fontsize=8)
-    fig_path = _save(fig, path, force)
-    plt.close(fig)
-    return fig_path
+    return save_png(fig, path, force=force)
 
 
 def plot_development_path(rows: Sequence[dict], path: str | Path, *, force: bool = False) -> Path:
     """Grouped bars: specific energy after each improvement, per condition."""
-    plt = _pyplot()
+    plt = pyplot()
     cases = list(dict.fromkeys(r["case"] for r in rows))
     conditions = _conditions(rows)
     width = 0.8 / len(conditions)
@@ -191,14 +172,12 @@ def plot_development_path(rows: Sequence[dict], path: str | Path, *, force: bool
     ax.set_xticklabels(cases, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("specific energy [Wh/kg]")
     ax.legend(fontsize=8)
-    fig_path = _save(fig, path, force)
-    plt.close(fig)
-    return fig_path
+    return save_png(fig, path, force=force)
 
 
 def plot_ragone(rows: Sequence[dict], path: str | Path, *, force: bool = False) -> Path:
     """Specific energy [Wh/kg] against current density [mA/cm^2], log x."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     for case in dict.fromkeys(r["case"] for r in rows):
         for thickness in sorted({r["thickness_um"] for r in rows}):
@@ -209,9 +188,7 @@ def plot_ragone(rows: Sequence[dict], path: str | Path, *, force: bool = False) 
     ax.set_xlabel("current density [mA/cm²]")
     ax.set_ylabel("specific energy [Wh/kg]")
     ax.legend(fontsize=8)
-    fig_path = _save(fig, path, force)
-    plt.close(fig)
-    return fig_path
+    return save_png(fig, path, force=force)
 
 
 STUDIES = {

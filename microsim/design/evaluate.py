@@ -156,6 +156,7 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
     gb = {SE: v["gb_resistance"]} if v["gb_resistance"] > 0 else None
     bulk = {SE: params.sigma_SE, CAM: params.kappa_CAM}
     out: dict = {f"eps_{name}": micro.volume_fraction(name) for name in (CAM, SE, PORE)}
+    out.update({f"sigma_bulk_{SE}_S_per_cm": bulk[SE] * S_PER_CM, f"kappa_bulk_{CAM}_S_per_cm": bulk[CAM] * S_PER_CM})
     factors = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PercolationWarning)  # a plain result here: σ_eff = 0, τ = inf
@@ -213,6 +214,7 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
 def output_columns(axes) -> list[str]:
     """The output columns of :func:`evaluate` for these axes, in table order."""
     cols = [f"eps_{name}" for name in (CAM, SE, PORE)]
+    cols += [f"sigma_bulk_{SE}_S_per_cm", f"kappa_bulk_{CAM}_S_per_cm"]
     for phase, symbol in ((SE, "sigma_eff"), (CAM, "kappa_eff")):
         for axis in axes:
             cols += [f"{symbol}_{phase}_axis{axis}_S_per_cm", f"tau_{phase}_axis{axis}", f"beta_{phase}_axis{axis}"]

@@ -43,12 +43,16 @@ class StudyInterrupted(MicrosimError, KeyboardInterrupt):
     """A study stopped by the user; the finished rows are in the table."""
 
 
+def input_columns(study: Study) -> list[str]:
+    """The table columns that hold a point's inputs."""
+    names = list(DesignPoint({}).values)
+    names += [n for p in study.design_points() for n in p.values if n not in names]
+    return list(dict.fromkeys(lookup(name).column for name in names))
+
+
 def table_columns(study: Study) -> list[str]:
     """Every column of the study's table, in order."""
-    inputs = [lookup(name).column for name in DesignPoint({}).values]
-    extra = [lookup(name).column for p in study.design_points() for name in p.values if name not in inputs]
-    inputs += [c for c in dict.fromkeys(extra) if c not in inputs]
-    return KEY_COLUMNS + inputs + output_columns(study.axes) + TRAILER_COLUMNS
+    return KEY_COLUMNS + input_columns(study) + output_columns(study.axes) + TRAILER_COLUMNS
 
 
 def _versions() -> str:
