@@ -10,8 +10,8 @@ by another study (different fixed values, swept variables, axes or slabs: the
 Execution engines, both existing ones: ``concurrent.futures`` process pools on this
 machine (``workers``), or a Dask ``distributed`` cluster (``scheduler``: an address
 or a ``Client``). A point that raises is a ``failed`` row with its error; a worker
-process that dies takes the points it held down with it: each is retried once in a
-fresh pool, then recorded as failed.
+process that dies breaks the pool and every point in flight: each of those is rerun
+alone, and the one that kills its worker again is recorded as failed.
 """
 
 from __future__ import annotations
@@ -172,40 +172,48 @@ def read_table(path: str | Path) -> list[dict]:
     return [{k: convert(v) if k not in ("point_id", "study_id") else v for k, v in row.items()} for row in rows]
 
 
-def _local(tasks, study: Study, workers: int, done: Callable[[dict], None]) -> None:
+def _local(tasks, study: Study, workers: int, done: Callable[[dict], None], task) -> None:
+    """Run ``tasks`` on a pool of ``workers`` spawned processes.
+
+    A dying worker breaks the whole pool and every point in flight with it; those
+    points are suspects, each rerun alone in a pool of its own: the one that kills
+    that pool too is recorded as failed, the others get their rows.
+    """
     import multiprocessing
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    attempts: dict[int, int] = {}
     pending = list(range(len(tasks)))
+    suspects: list[int] = []
     saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.update(dict.fromkeys(saved, str(threads)))  # spawned workers inherit it: no oversubscription
     try:
         while pending:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-            queue, running, stopping = list(pending), {}, False
+            alone = [suspects.pop(0)] if suspects else None
+            size = 1 if alone else workers
+            pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+            queue, running, stopping = list(alone or [i for i in pending if i not in suspects]), {}, False
             try:
                 while queue or running:
-                    while queue and len(running) < workers:  # only `workers` in flight: a dead one is known
+                    while queue and len(running) < size:  # only `size` in flight: the suspects are known
                         i = queue.pop(0)
-                        running[pool.submit(run_point, *tasks[i], study.axes, study.slabs, threads)] = i
+                        running[pool.submit(task, *tasks[i], study.axes, study.slabs, threads)] = i
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        i = running.pop(future)
                         row = future.result()  # BrokenProcessPool when a worker died
+                        i = running.pop(future)
                         pending.remove(i)
                         done(row)
             except BrokenProcessPool:
-                for i in running.values():  # in flight when a worker died
-                    attempts[i] = attempts.get(i, 0) + 1
-                    if attempts[i] >= 2:
-                        point, seed = tasks[i]
-                        log.warning("point %s seed %s: the worker died twice on it; recorded as failed",
-                                    point.id(), seed)
-                        done({"point_id": point.id(), "seed": seed, **point.row(), "status": "failed",
-                              "error": "the worker process died (killed, or out of memory) twice on this point"})
-                        pending.remove(i)
-                log.warning("a worker process died; restarting the pool for the %d rows left", len(pending))
+                if alone:
+                    point, seed = tasks[alone[0]]
+                    log.warning("point %s seed %s killed its worker process; recorded as failed", point.id(), seed)
+                    done({"point_id": point.id(), "seed": seed, **point.row(), "status": "failed",
+                          "error": "the worker process died on this point (killed, or out of memory)"})
+                    pending.remove(alone[0])
+                else:
+                    suspects += list(running.values())
+                    log.warning("a worker process died; rerunning the %d points it may have held one by one",
+                                len(running))
             except KeyboardInterrupt:
                 stopping = True
                 raise
@@ -219,7 +227,7 @@ def _local(tasks, study: Study, workers: int, done: Callable[[dict], None]) -> N
                 os.environ[key] = value
 
 
-def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None]) -> None:
+def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None], task) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -227,7 +235,7 @@ def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None]) -> None:
             "a Dask scheduler needs the distributed package: pip install 'microsim[dask]'") from None
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="30s")
     try:
-        futures = {client.submit(run_point, point, seed, study.axes, study.slabs, 1, pure=False): (point, seed)
+        futures = {client.submit(task, point, seed, study.axes, study.slabs, 1, pure=False): (point, seed)
                    for point, seed in tasks}
         for future in as_completed(futures):
             point, seed = futures[future]
@@ -253,6 +261,7 @@ def run_study(
     scheduler=None,
     force: bool = False,
     progress: Callable[[int, int, dict], None] | None = None,
+    task: Callable[..., dict] = run_point,
 ) -> StudyRun:
     """Run every missing (point, seed) of ``study`` and append its row to the CSV at ``path``.
 
@@ -269,6 +278,9 @@ def run_study(
         Delete an existing table first and run everything.
     progress : callable(done, total, row), optional
         Called after each row is written.
+    task : callable(point, seed, axes, slabs, threads) -> row
+        What runs one (point, seed): :func:`run_point`, or a wrapper of it (it must
+        be importable by the worker processes).
 
     Returns
     -------
@@ -303,12 +315,12 @@ def run_study(
         if not todo:
             pass
         elif scheduler is not None:
-            _dask(todo, study, scheduler, done)
+            _dask(todo, study, scheduler, done, task)
         elif workers == 1 or len(todo) == 1:
             for point, seed in todo:
-                done(run_point(point, seed, study.axes, study.slabs, None))
+                done(task(point, seed, study.axes, study.slabs, None))
         else:
-            _local(todo, study, min(workers, len(todo)), done)
+            _local(todo, study, min(workers, len(todo)), done, task)
     except KeyboardInterrupt:
         finished = skipped + counts["ok"] + counts["failed"]
         raise StudyInterrupted(f"interrupted: {finished} of {len(tasks)} rows are in {table.path}; "

@@ -173,8 +173,9 @@ def cell_parameter_variable(name: str) -> Variable:
         raise InvalidInputError(f"unknown study key {name!r}")
 
     def parse(value):
-        return parse_parameter(name, value if isinstance(value, str) else str(value)) \
-            if not isinstance(value, bool) else value
+        if isinstance(value, str):
+            return parse_parameter(name, value)
+        return value if isinstance(value, bool) else _number(value)  # a bare number is SI
 
     return Variable(name, "cell", None, parse, lambda v: None, f"cell_{name}_SI")
 
@@ -214,6 +215,8 @@ class DesignPoint:
             problem = var.check(value)
             if problem:
                 raise InvalidInputError(f"{var.name} = {raw!r} {problem}")
+            if isinstance(value, float):  # "50um" and 50e-6 are the same design (and id)
+                value = float(f"{value:.12g}")
             values[var.name] = value
         object.__setattr__(self, "values", values)
         self._check_together()
