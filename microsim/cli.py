@@ -244,6 +244,22 @@ def build_parser() -> argparse.ArgumentParser:
     design.add_argument("--no-plots", action="store_true", help="skip the PNG plots (CSV only)")
     design.add_argument("--force", action="store_true", help="start the table over and overwrite its summary and plots")
 
+    rev = sub.add_parser("rev", parents=[quiet],
+                         help="representative volume: sigma_eff/sigma0 and tau of a phase against sub-volume size")
+    rev.add_argument("input", help="labelled volume (.tif/.tiff, .npy, .npz)")
+    rev.add_argument("--phase", required=True, help="the conducting phase, e.g. LLZO")
+    rev.add_argument("--voxel-size", help="voxel size with unit, e.g. 0.4um (needed if the file has none)")
+    rev.add_argument("--phases", help="label table, e.g. 0=pore,1=CAM,2=LLZO")
+    rev.add_argument("--axis", type=int, default=0, choices=[0, 1, 2], help="transport axis (default 0)")
+    rev.add_argument("--sizes", help="sub-volume edges in voxels, e.g. 16,24,32,48 (default: 5 sizes up to the box)")
+    rev.add_argument("--samples", type=int, default=4, help="random sub-volumes per size (default 4)")
+    rev.add_argument("--tolerance", type=float, default=0.05,
+                     help="relative tolerance of the settled size (mean vs whole volume, and spread; default 0.05)")
+    rev.add_argument("--seed", type=int, default=0, help="seed of the sub-volume positions")
+    rev.add_argument("--csv", help="write one row per size to this CSV")
+    rev.add_argument("--json", metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
+    rev.add_argument("--force", action="store_true", help="overwrite existing output files")
+
     demo = sub.add_parser("demo", parents=[quiet], help="run the pipeline on the bundled real CT crop")
     demo.add_argument("--out", default="microsim-demo", help="output folder (default ./microsim-demo)")
     demo.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -715,6 +731,50 @@ def _demo(args) -> int:
     return _run(build_parser().parse_args(argv))
 
 
+def _rev(args) -> int:
+    from microsim.cell.studies import write_csv
+    from microsim.design.rev import representative_volume
+    from microsim.report import report_json, write_report
+
+    for path in (args.csv, args.json):
+        if path and path != "-" and Path(path).exists() and not args.force:
+            raise OutputExistsError(f"{path} exists already; pass --force to overwrite it")
+    try:
+        sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else None
+    except ValueError:
+        raise InvalidInputError(f"--sizes expects integers like 16,24,32, got {args.sizes!r}") from None
+    voxel_size = parse_voxel_size(args.voxel_size) if args.voxel_size else None
+    micro = load_microstructure(args.input, voxel_size=voxel_size,
+                                phases=_phase_table(args.phases) if args.phases else None)
+    log.info("REV of %s along axis %d in %s (%s voxels)", args.phase, args.axis, args.input,
+             "x".join(map(str, micro.shape)))
+    result = representative_volume(micro, args.phase, sizes=sizes, axis=args.axis, samples=args.samples,
+                                   tolerance=args.tolerance, seed=args.seed,
+                                   progress=lambda done, total: log.info("sub-volume %d of %d", done, total))
+    print(f"{'edge [um]':>10}{'samples':>9}{'eps':>16}{'sigma_eff/sigma0':>24}{'tau':>18}")
+    for s in (*result.sizes, result.whole):
+        tau = "inf" if s.tortuosity_mean == float("inf") else f"{s.tortuosity_mean:.3f} ± {s.tortuosity_std:.3f}"
+        print(f"{s.edge_m * 1e6:>10.2f}{s.samples:>9}{s.volume_fraction_mean:>9.3f} ± {s.volume_fraction_std:.3f}"
+              f"{s.factor_mean:>15.4f} ± {s.factor_std:.4f}{tau:>18}" + ("  (whole)" if s is result.whole else ""))
+    if result.settled_edge_m is None:
+        print(f"not settled within {args.tolerance:.0%}: the volume is too small to be representative")
+    else:
+        print(f"settled within {args.tolerance:.0%} from an edge of {result.settled_edge_m * 1e6:.2f} um "
+              f"({result.settled_edge_voxels} voxels)")
+    if args.csv:
+        write_csv(result.rows(), args.csv, force=args.force)
+    if args.json:
+        record = {"input": str(args.input), "phase": result.phase, "axis": result.axis,
+                  "tolerance": result.tolerance, "settled_edge_voxels": result.settled_edge_voxels,
+                  "settled_edge_um": None if result.settled_edge_m is None else result.settled_edge_m * 1e6,
+                  "sizes": result.rows()}
+        if args.json == "-":
+            sys.stdout.write(report_json(record))
+        else:
+            write_report(record, args.json, force=args.force)
+    return 0
+
+
 def _study_outputs(table: Path) -> dict[str, Path]:
     stem = table.with_suffix("")
     return {"summary": Path(f"{stem}.summary.csv"), "energy": Path(f"{stem}.energy.png"),
@@ -790,7 +850,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.propagate = False
     try:
         handlers = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "asr": _asr,
-                    "cell": _cell, "cell-study": _cell_study, "study": _study, "demo": _demo}
+                    "cell": _cell, "cell-study": _cell_study, "study": _study, "rev": _rev, "demo": _demo}
         return handlers[args.command](args)
     except MicrosimError as exc:
         print(f"microsim: error: {exc}", file=sys.stderr)

@@ -417,3 +417,21 @@ def test_cli_study_refuses_to_mix_and_to_overwrite(tmp_path, capsys):
     one_error_line(capsys, "exists already; pass --force")
     assert main(["study", str(tmp_path / "missing.toml"), "-o", str(out)]) == 1
     one_error_line(capsys, "does not exist")
+
+
+def test_cli_rev(tmp_path, capsys, random_three_phase):
+    from microsim import save_microstructure
+
+    volume = save_microstructure(random_three_phase, tmp_path / "v.tif")
+    out = tmp_path / "rev.json"
+    assert main(["-q", "rev", str(volume), "--phase", "LLZO", "--sizes", "8,16", "--samples", "2",
+                 "--json", str(out), "--csv", str(tmp_path / "rev.csv")]) == 0
+    record = json.loads(out.read_text())
+    assert [s["edge_voxels"] for s in record["sizes"]] == [8, 16, 32] and record["sizes"][-1]["whole_volume"]
+    assert "sigma_eff/sigma0" in capsys.readouterr().out
+    assert main(["rev", str(volume), "--phase", "LLZO", "--sizes", "8,16", "--json", str(out)]) == 1
+    one_error_line(capsys, "exists already")
+    assert main(["rev", str(volume), "--phase", "LLZO", "--sizes", "8,40"]) == 1
+    one_error_line(capsys, "sub-volume edges must lie in [4, 31]")
+    assert main(["rev", str(volume), "--phase", "NMC"]) == 1
+    one_error_line(capsys, "unknown phase 'NMC'")
