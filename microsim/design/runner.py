@@ -17,7 +17,9 @@ alone, and the one that kills its worker again is recorded as failed.
 from __future__ import annotations
 
 import csv
+import ctypes
 import datetime
+import functools
 import io
 import logging
 import math
@@ -227,6 +229,29 @@ def _local(tasks, study: Study, workers: int, done: Callable[[dict], None], task
                 os.environ[key] = value
 
 
+@functools.cache
+def _allocator_for_arrays() -> None:
+    """Undo Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` for this worker process.
+
+    Dask's nanny sets that variable to return memory to the system early; glibc then
+    also stops adapting its mmap threshold, so every array of a solve is a fresh
+    ``mmap`` with page faults on first touch. Measured: the transport of a 64³ point
+    took 3.7 s instead of 1.9 s. Arrays up to 32 MB come from the heap again, and
+    the heap is trimmed above 256 MB (glibc only; elsewhere nothing changes).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def _on_dask_worker(task, *args) -> dict:
+    _allocator_for_arrays()
+    return task(*args)
+
+
 def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None], task) -> None:
     try:
         from distributed import Client, as_completed
@@ -235,7 +260,8 @@ def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None], task) ->
             "a Dask scheduler needs the distributed package: pip install 'microsim[dask]'") from None
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="30s")
     try:
-        futures = {client.submit(task, point, seed, study.axes, study.slabs, 1, pure=False): (point, seed)
+        futures = {client.submit(_on_dask_worker, task, point, seed, study.axes, study.slabs, 1, pure=False):
+                   (point, seed)
                    for point, seed in tasks}
         for future in as_completed(futures):
             point, seed = futures[future]
