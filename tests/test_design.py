@@ -318,6 +318,19 @@ def test_dask_local_cluster_runs_the_study(tmp_path):
         workers = {r["worker"] for r in rows_of(out)}
         assert all(w.split(":")[1] != str(os.getpid()) for w in workers)  # ran in the cluster's processes
         assert run_study(small_study(), out, scheduler=client).skipped == 4
+        # the command line reaches the same cluster by its address
+        study = write_study(tmp_path / "s.toml", grid="cam_fraction = [0.6, 0.65]")
+        cli_out = tmp_path / "cli.csv"
+        assert main(["-q", "study", str(study), "-o", str(cli_out), "--scheduler", cluster.scheduler_address,
+                     "--no-plots"]) == 0
+        assert len(rows_of(cli_out)) == 4 and {r["status"] for r in rows_of(cli_out)} == {"ok"}
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    study = write_study(tmp_path / "s.toml", grid="cam_fraction = [0.6]")
+    assert main(["study", str(study), "-o", str(tmp_path / "r.csv"), "--scheduler", "tcp://127.0.0.1:9"]) == 1
+    one_error_line(capsys, "cannot reach the Dask scheduler")
 
 
 # -- REV and optimisation -----------------------------------------------------------------

@@ -258,7 +258,10 @@ def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None], task) ->
     except ImportError:
         raise MissingDependencyError(
             "a Dask scheduler needs the distributed package: pip install 'microsim[dask]'") from None
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="30s")
+    try:
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InvalidInputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
         futures = {client.submit(_on_dask_worker, task, point, seed, study.axes, study.slabs, 1, pure=False):
                    (point, seed)
