@@ -17,7 +17,7 @@ def pyplot(what: str = "plots"):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MissingDependencyError(f"{what} need(s) matplotlib: pip install 'microsim[plot]'") from None
+        raise MissingDependencyError(f"{what} need matplotlib: pip install 'microsim[plot]'") from None
     return plt
 
 
