@@ -115,10 +115,6 @@ def cell_parameters(point: DesignPoint):
     return get_parameter_set(v["parameter_set"]).with_values(**values)
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
 def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver=None) -> dict:
     """Generate, solve and simulate one design point; return the output columns.
 
@@ -162,17 +158,19 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
         warnings.simplefilter("ignore", PercolationWarning)  # a plain result here: σ_eff = 0, τ = inf
         for phase in (SE, CAM):
             options = {"grain_boundary_resistance": gb if phase == SE else None, "solver": solver}
+            # fields only along the thickness, where the slab profile needs them
             (through,) = solve_transport(micro, {phase: bulk[phase]}, axes=0, return_fields=True, **options)
             factors[phase] = slab_conductivity_factors(through, micro, bounds)
-            others = [a for a in axes if a != 0]
-            results = {0: through, **dict(zip(others, solve_transport(micro, {phase: bulk[phase]}, axes=others,
-                                                                       **options) if others else ()))}
+            results = {0: through}
+            others = tuple(a for a in axes if a != 0)
+            if others:
+                results.update(zip(others, solve_transport(micro, {phase: bulk[phase]}, axes=others, **options)))
             symbol = "sigma_eff" if phase == SE else "kappa_eff"
             for axis in axes:
                 r = results[axis]
                 out[f"{symbol}_{phase}_axis{axis}_S_per_cm"] = r.sigma_eff * S_PER_CM
                 out[f"tau_{phase}_axis{axis}"] = r.tortuosity_factor
-                out[f"beta_{phase}_axis{axis}"] = _finite(r.bruggeman_exponent)
+                out[f"beta_{phase}_axis{axis}"] = r.bruggeman_exponent  # None when eps = 1
     solved = time.perf_counter()
     local = slab_fractions_and_area(micro, bounds)
     out["area_CAM_LLZO_per_um"] = float(np.mean(local["area_per_volume"])) * 1e-6

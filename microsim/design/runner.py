@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -365,7 +365,3 @@ def log_progress(done: int, total: int, row: dict) -> None:
         what = f"FAILED: {row['error']}"
     log.info("[%d/%d] point %s seed %s: %s (%.1f s)", done, total, row["point_id"], row["seed"], what,
              row.get("seconds") or 0.0)
-
-
-def iter_ok(rows: Iterable[dict]) -> list[dict]:
-    return [r for r in rows if r.get("status") == "ok"]
