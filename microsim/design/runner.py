@@ -322,6 +322,9 @@ def run_study(
     StudyInterrupted
         Ctrl-C: the rows written so far stay, the same call resumes.
     """
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidInputError(f"workers must be at least 1, got {workers}")
     started = time.perf_counter()
     table = ResultsTable(path, study, force=force)
     tasks = study.tasks()
@@ -337,9 +340,6 @@ def run_study(
         if progress is not None:
             progress(skipped + counts["ok"] + counts["failed"], len(tasks), row)
 
-    workers = workers or os.cpu_count() or 1
-    if workers < 1:
-        raise InvalidInputError(f"workers must be at least 1, got {workers}")
     try:
         if not todo:
             pass
