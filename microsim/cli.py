@@ -785,7 +785,7 @@ def _study(args) -> int:
     from microsim.cell.studies import write_csv
     from microsim.design import StudyInterrupted, load_study, run_study
     from microsim.design.analysis import plot_bruggeman, plot_energy, summarise
-    from microsim.design.runner import input_columns, log_progress, read_table
+    from microsim.design.runner import input_columns, progress_log, read_table
     from microsim.design.study import lookup
 
     study = load_study(args.file)
@@ -800,7 +800,7 @@ def _study(args) -> int:
              len(study.design_points()), len(study.seeds), tasks, table)
     try:
         run = run_study(study, table, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                        progress=log_progress)
+                        progress=progress_log())
     except StudyInterrupted as exc:
         print(f"microsim: {exc}", file=sys.stderr)
         return 130

@@ -357,11 +357,21 @@ def run_study(
     return StudyRun(table.path, len(tasks), skipped, counts["ok"], counts["failed"], time.perf_counter() - started)
 
 
-def log_progress(done: int, total: int, row: dict) -> None:
-    """A progress line per row (used by the CLI)."""
-    if row["status"] == "ok":
-        what = f"{row['specific_energy_Wh_per_kg']:.1f} Wh/kg, sigma_eff {row['sigma_eff_cell_S_per_cm']:.3g} S/cm"
-    else:
-        what = f"FAILED: {row['error']}"
-    log.info("[%d/%d] point %s seed %s: %s (%.1f s)", done, total, row["point_id"], row["seed"], what,
-             row.get("seconds") or 0.0)
+def progress_log() -> Callable[[int, int, dict], None]:
+    """A progress callback that logs a line per row with its result and the time left."""
+    started = time.perf_counter()
+    first_done: int | None = None
+
+    def report(done: int, total: int, row: dict) -> None:
+        nonlocal first_done
+        first_done = done if first_done is None else first_done
+        left = (time.perf_counter() - started) / (done - first_done + 1) * (total - done)
+        if row["status"] == "ok":
+            what = (f"{row['specific_energy_Wh_per_kg']:.1f} Wh/kg, "
+                    f"sigma_eff {row['sigma_eff_cell_S_per_cm']:.3g} S/cm")
+        else:
+            what = f"FAILED: {row['error']}"
+        log.info("[%d/%d] point %s seed %s: %s (%.1f s; about %.0f s left)", done, total, row["point_id"],
+                 row["seed"], what, row.get("seconds") or 0.0, left)
+
+    return report
