@@ -52,6 +52,8 @@ def test_units_and_defaults_of_a_point():
     ({"colour": 1}, "unknown study key 'colour'"),
     ({"R_CT": "-1ohmcm2"}, "must be finite and >= 0"),
     ({"d50_CAM": "1um"}, "couple_particle_size"),
+    ({"shape": ["a", 24, 24]}, "expected one integer or three"),
+    ({"shape": [32, 24, 4]}, "needs 8 to 2048 voxels"),
 ])
 def test_bad_points_say_what_is_wrong(values, match):
     with pytest.raises(InvalidInputError, match=match):

@@ -91,7 +91,8 @@ def _optional(parse) -> Callable[[object], object]:
 
 def _shape(value) -> tuple[int, int, int]:
     dims = [value] * 3 if isinstance(value, (int, float)) else list(value) if isinstance(value, (list, tuple)) else None
-    if dims is None or len(dims) != 3 or any(isinstance(n, bool) or int(n) != n for n in dims):
+    if dims is None or len(dims) != 3 or any(not isinstance(n, (int, float)) or isinstance(n, bool) or int(n) != n
+                                             for n in dims):
         raise InvalidInputError(f"expected one integer or three (axis 0, 1, 2), got {value!r}")
     return tuple(int(n) for n in dims)
 
@@ -210,7 +211,7 @@ class DesignPoint:
             var = lookup(name)
             try:
                 value = var.parse(raw)
-            except InvalidInputError as exc:
+            except (TypeError, ValueError) as exc:  # InvalidInputError is a ValueError too
                 raise InvalidInputError(f"{var.name}: {exc}") from None
             problem = var.check(value)
             if problem:
