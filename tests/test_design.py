@@ -486,3 +486,24 @@ def test_energy_map_of_two_swept_numbers(tmp_path):
                 "specific_energy_Wh_per_kg_std": 1.0} for f in (0.6, 0.7) for j in (1.0, 10.0)]
     path = plot_energy(summary, ["cam_fraction", "current_density"], tmp_path / "map.png")
     assert path.stat().st_size > 10_000
+
+
+def test_one_slab_point_equals_the_analyze_report_path():
+    # the design chain with one slab is the documented analyze -> cell coupling: the same
+    # volume through analysis_report + energy_from_report gives the same energy (1e-9)
+    from microsim.cell import energy_from_report, get_parameter_set
+    from microsim.design.evaluate import generate_point
+    from microsim.morphology import measure_morphology
+    from microsim.report import analysis_report
+
+    point = DesignPoint({**SMALL, "cam_fraction": 0.65, "parameter_set": "state_of_the_art",
+                         "current_density": "1mA/cm2"})
+    row = evaluate(point, 3, slabs=1)
+    micro = generate_point(point, 3)
+    p = get_parameter_set("state_of_the_art")
+    results = solve_transport(micro, {"LLZO": p.sigma_SE}, axes=0) + solve_transport(micro, {"CAM": p.kappa_CAM}, axes=0)
+    report = analysis_report(micro, results, source="test", morphology=measure_morphology(micro, thickness=False))
+    cell = energy_from_report(report, 10.0, parameter_set="state_of_the_art", thickness=50e-6,
+                              d50_CAM=point["cam_d50"])
+    assert row["specific_energy_Wh_per_kg"] == pytest.approx(cell.specific_energy_Wh_per_kg, rel=1e-9)
+    assert row["area_CAM_LLZO_per_um"] * 1e6 == pytest.approx(cell.parameters.interface_area, rel=1e-12)
