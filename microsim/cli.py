@@ -241,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     design.add_argument("--workers", type=int, help="local worker processes (default: every core)")
     design.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on a Dask distributed cluster, e.g. tcp://10.0.0.1:8786 (pip install 'microsim[dask]')")
+    design.add_argument("--retry-failed", action="store_true",
+                        help="run the table's failed rows again (by default a failed row is a finished one)")
     design.add_argument("--no-plots", action="store_true", help="skip the PNG plots (CSV only)")
     design.add_argument("--force", action="store_true", help="start the table over and overwrite its summary and plots")
 
@@ -800,7 +802,7 @@ def _study(args) -> int:
              len(study.design_points()), len(study.seeds), tasks, table)
     try:
         run = run_study(study, table, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                        progress=progress_log())
+                        retry_failed=args.retry_failed, progress=progress_log())
     except StudyInterrupted as exc:
         print(f"microsim: {exc}", file=sys.stderr)
         return 130

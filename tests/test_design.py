@@ -281,6 +281,12 @@ def test_a_failing_point_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch
     failed = [r for r in rows_of(out) if r["status"] == "failed"]
     assert all(r["error"] == "RuntimeError: solver exploded" and r["specific_energy_Wh_per_kg"] == "" for r in failed)
     assert run_study(small_study(), out, workers=1).skipped == 4  # failed rows are finished rows
+    monkeypatch.setattr(runner, "evaluate", evaluate)  # the solver mended: run the failed rows again
+    retried = run_study(small_study(), out, workers=1, retry_failed=True)
+    assert (retried.ok, retried.failed, retried.skipped) == (2, 0, 2)
+    rows = rows_of(out)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
+    assert len({(r["point_id"], r["seed"]) for r in rows}) == 4
 
 
 def killing_seed_2(point, seed, axes, slabs, threads):

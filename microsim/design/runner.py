@@ -93,8 +93,9 @@ def _format(value) -> str:
 class ResultsTable:
     """The study's CSV: created with its header, checked and repaired on resume, appended row by row."""
 
-    def __init__(self, path: str | Path, study: Study, *, force: bool = False):
+    def __init__(self, path: str | Path, study: Study, *, force: bool = False, retry_failed: bool = False):
         self.path = Path(path)
+        self.retry_failed = retry_failed
         self.study = study
         self.columns = table_columns(study)
         self.done: dict[tuple[str, int], str] = {}
@@ -114,13 +115,16 @@ class ResultsTable:
             csv.writer(handle).writerow(self.columns)
         os.replace(tmp, self.path)
 
+    def _rewrite(self, text: str) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.part")
+        tmp.write_text(text)
+        os.replace(tmp, self.path)
+
     def _resume(self) -> None:
         text = self.path.read_text()
         if text and not text.endswith("\n"):  # a run killed while writing its last row
             text = text[: text.rfind("\n") + 1]
-            tmp = self.path.with_name(f".{self.path.name}.part")
-            tmp.write_text(text)
-            os.replace(tmp, self.path)
+            self._rewrite(text)
             log.warning("dropped a half-written last row of %s", self.path)
         reader = csv.DictReader(io.StringIO(text))
         if reader.fieldnames != self.columns:
@@ -134,6 +138,16 @@ class ResultsTable:
                     f"{self.path} was written by another study (study_id {row['study_id']}, this study {ours}: "
                     f"fixed values, swept variables, axes or slabs differ); write to a new file or pass --force")
             self.done[(row["point_id"], int(row["seed"]))] = row["status"]
+        failed = [key for key, status in self.done.items() if status != "ok"]
+        if self.retry_failed and failed:  # drop them, so that their new rows take their place
+            rows = list(csv.reader(io.StringIO(text)))
+            status = self.columns.index("status")
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows([rows[0]] + [row for row in rows[1:] if row[status] == "ok"])
+            self._rewrite(buffer.getvalue())
+            for key in failed:
+                del self.done[key]
+            log.info("%s: %d failed rows removed, to run again", self.path, len(failed))
 
     def append(self, row: dict) -> None:
         """Write one row and make it durable before returning."""
@@ -289,6 +303,7 @@ def run_study(
     workers: int | None = None,
     scheduler=None,
     force: bool = False,
+    retry_failed: bool = False,
     progress: Callable[[int, int, dict], None] | None = None,
     task: Callable[..., dict] = run_point,
 ) -> StudyRun:
@@ -305,6 +320,9 @@ def run_study(
         A Dask scheduler address (``tcp://host:8786``) or client: run there instead.
     force : bool
         Delete an existing table first and run everything.
+    retry_failed : bool
+        Remove the table's ``failed`` rows and run those (point, seed) again (by
+        default a failed row is a finished row).
     progress : callable(done, total, row), optional
         Called after each row is written.
     task : callable(point, seed, axes, slabs, threads) -> row
@@ -326,7 +344,7 @@ def run_study(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
     started = time.perf_counter()
-    table = ResultsTable(path, study, force=force)
+    table = ResultsTable(path, study, force=force, retry_failed=retry_failed)
     tasks = study.tasks()
     todo = [(p, s) for p, s in tasks if (p.id(), s) not in table.done]
     skipped = len(tasks) - len(todo)
