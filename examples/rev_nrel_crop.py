@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from microsim import Microstructure
-from microsim.cell.studies import write_csv
+from microsim.io import write_csv
 from microsim.design.rev import representative_volume
 from microsim.io import read_volume
 from microsim.segment import segment

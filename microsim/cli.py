@@ -587,13 +587,13 @@ def _cell(args) -> int:
     elif args.json:
         write_report(out, args.json, force=args.force)
     if args.curve and result is not None:
-        from microsim.cell.studies import write_csv
+        from microsim.io import write_csv
 
         rows = [{"time_s": t, "capacity_mAh_per_cm2": q / 36000.0, "voltage_V": v}
                 for t, q, v in zip(result.time, result.capacity, result.voltage)]
         write_csv(rows, args.curve, force=args.force)
     if args.profiles and result is not None and result.profiles is not None:
-        from microsim.cell.studies import write_csv
+        from microsim.io import write_csv
 
         prof = result.profiles
         rows = [{"time_s": t, "x_um": x * 1e6, "phi_e_V": pe, "reaction_current_A_per_m2": j, "lithiation": th}
@@ -604,7 +604,8 @@ def _cell(args) -> int:
 
 
 def _cell_study(args) -> int:
-    from microsim.cell.studies import STUDIES, write_csv
+    from microsim.cell.studies import STUDIES
+    from microsim.io import write_csv
 
     out = Path(args.out)
     names = list(STUDIES) if args.study == "all" else [args.study]
@@ -734,7 +735,7 @@ def _demo(args) -> int:
 
 
 def _rev(args) -> int:
-    from microsim.cell.studies import write_csv
+    from microsim.io import write_csv
     from microsim.design.rev import representative_volume
     from microsim.report import report_json, write_report
 
@@ -784,7 +785,7 @@ def _study_outputs(table: Path) -> dict[str, Path]:
 
 
 def _study(args) -> int:
-    from microsim.cell.studies import write_csv
+    from microsim.io import write_csv
     from microsim.design import StudyInterrupted, load_study, run_study
     from microsim.design.analysis import plot_bruggeman, plot_energy, summarise
     from microsim.design.runner import input_columns, progress_log, read_table

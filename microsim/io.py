@@ -469,3 +469,24 @@ def write_slice_png(
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
+
+
+def write_csv(rows: Sequence[dict], path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write records as a CSV table atomically (never over an existing file without ``force``).
+
+    The columns are every key of every record, in order of first appearance; a record
+    without a column leaves its cell empty.
+    """
+    import csv
+    import io
+
+    if not rows:
+        raise InvalidInputError(f"no rows to write to {path}")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_output(path, force=force) as tmp:
+        tmp.write_text(buffer.getvalue())
+    return Path(path)

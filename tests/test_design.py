@@ -513,3 +513,23 @@ def test_one_slab_point_equals_the_analyze_report_path():
                               d50_CAM=point["cam_d50"])
     assert row["specific_energy_Wh_per_kg"] == pytest.approx(cell.specific_energy_Wh_per_kg, rel=1e-9)
     assert row["area_CAM_LLZO_per_um"] * 1e6 == pytest.approx(cell.parameters.interface_area, rel=1e-12)
+
+
+def test_cli_study_whose_first_point_fails_everywhere_still_summarises(tmp_path, capsys, monkeypatch):
+    # the first summary record then has no result columns; the summary CSV takes the
+    # union of the records' columns (it raised "dict contains fields not in fieldnames")
+    import microsim.design.runner as runner
+
+    def broken_at_low_cam(point, seed, **options):
+        if point["cam_fraction"] < 0.65:
+            raise RuntimeError("no packing")
+        return evaluate(point, seed, **options)
+
+    monkeypatch.setattr(runner, "evaluate", broken_at_low_cam)
+    study = write_study(tmp_path / "s.toml")
+    out = tmp_path / "r.csv"
+    assert main(["-q", "study", str(study), "-o", str(out), "--workers", "1"]) == 0
+    summary = rows_of(tmp_path / "r.summary.csv")
+    assert [s["seeds_failed"] for s in summary] == ["2", "0"]
+    assert summary[0]["specific_energy_Wh_per_kg_mean"] == "" and float(summary[1]["specific_energy_Wh_per_kg_mean"]) > 0
+    assert "failed" in capsys.readouterr().out

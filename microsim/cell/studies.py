@@ -6,14 +6,12 @@
   added one after the other;
 * :func:`ragone`: specific energy against current density.
 
-Each returns rows (dicts with units in the keys) for :func:`write_csv`; the ``plot_*``
+Each returns rows (dicts with units in the keys) for :func:`microsim.io.write_csv`; the ``plot_*``
 functions draw them (matplotlib, imported on use).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -21,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from microsim._files import atomic_output
 from microsim.cell.p2d import Grid, simulate
 from microsim.cell.parameters import CellParameters, improved, state_of_the_art
 from microsim._plotting import pyplot, save_png
@@ -121,17 +118,6 @@ def ragone(
     currents = np.geomspace(1.0, 300.0, 13) if currents is None else currents
     cases = [(name, get_parameter_set(name)) for name in sets]
     return _grid_rows(cases, thicknesses, currents, protocol, grid, progress)
-
-
-def write_csv(rows: Sequence[dict], path: str | Path, *, force: bool = False) -> Path:
-    """Write rows as CSV atomically (never over an existing file without ``force``)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    with atomic_output(path, force=force) as tmp:
-        tmp.write_text(buffer.getvalue())
-    return Path(path)
 
 
 def _conditions(rows):
