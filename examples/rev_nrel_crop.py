@@ -39,14 +39,8 @@ def main(argv=None) -> dict:
                                         tolerance=args.tolerance, seed=1)
             rows += rev.rows()
             settled[f"{phase} axis {axis}"] = rev.settled_edge_m
-            print(f"{phase}, axis {axis}: whole crop sigma_eff/sigma0 = {rev.whole.factor_mean:.4f}, "
-                  f"tau = {rev.whole.tortuosity_mean:.2f}")
-            for s in rev.sizes:
-                print(f"  {s.edge_m * 1e6:6.1f} um: {s.factor_mean:.4f} ± {s.factor_std:.4f} "
-                      f"({s.samples} sub-volumes, eps {s.volume_fraction_mean:.3f} ± {s.volume_fraction_std:.3f})")
-            verdict = "not settled within the crop" if rev.settled_edge_m is None else \
-                f"settled from {rev.settled_edge_m * 1e6:.1f} um"
-            print(f"  -> {verdict} (tolerance {args.tolerance:.0%})")
+            print(f"{phase}, axis {axis}:")
+            print(rev.table())
     write_csv(rows, out / "rev.csv", force=True)
     return settled
 

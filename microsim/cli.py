@@ -754,23 +754,11 @@ def _rev(args) -> int:
     result = representative_volume(micro, args.phase, sizes=sizes, axis=args.axis, samples=args.samples,
                                    tolerance=args.tolerance, seed=args.seed,
                                    progress=lambda done, total: log.info("sub-volume %d of %d", done, total))
-    print(f"{'edge [um]':>10}{'samples':>9}{'eps':>16}{'sigma_eff/sigma0':>24}{'tau':>18}")
-    for s in (*result.sizes, result.whole):
-        tau = "inf" if s.tortuosity_mean == float("inf") else f"{s.tortuosity_mean:.3f} ± {s.tortuosity_std:.3f}"
-        print(f"{s.edge_m * 1e6:>10.2f}{s.samples:>9}{s.volume_fraction_mean:>9.3f} ± {s.volume_fraction_std:.3f}"
-              f"{s.factor_mean:>15.4f} ± {s.factor_std:.4f}{tau:>18}" + ("  (whole)" if s is result.whole else ""))
-    if result.settled_edge_m is None:
-        print(f"not settled within {args.tolerance:.0%}: the volume is too small to be representative")
-    else:
-        print(f"settled within {args.tolerance:.0%} from an edge of {result.settled_edge_m * 1e6:.2f} um "
-              f"({result.settled_edge_voxels} voxels)")
+    print(result.table(), file=sys.stderr if args.json == "-" else sys.stdout)  # stdout: the JSON alone
     if args.csv:
         write_csv(result.rows(), args.csv, force=args.force)
     if args.json:
-        record = {"input": str(args.input), "phase": result.phase, "axis": result.axis,
-                  "tolerance": result.tolerance, "settled_edge_voxels": result.settled_edge_voxels,
-                  "settled_edge_um": None if result.settled_edge_m is None else result.settled_edge_m * 1e6,
-                  "sizes": result.rows()}
+        record = {"input": str(args.input), **result.to_dict()}
         if args.json == "-":
             sys.stdout.write(report_json(record))
         else:
@@ -787,7 +775,7 @@ def _study_outputs(table: Path) -> dict[str, Path]:
 def _study(args) -> int:
     from microsim.io import write_csv
     from microsim.design import StudyInterrupted, load_study, run_study
-    from microsim.design.analysis import plot_bruggeman, plot_energy, summarise
+    from microsim.design.analysis import plot_bruggeman, plot_energy, summarise, summary_table
     from microsim.design.runner import input_columns, progress_log, read_table
     from microsim.design.study import lookup
 
@@ -811,17 +799,7 @@ def _study(args) -> int:
     inputs = [lookup(name).column for name in study.swept]
     summary = summarise(rows, input_columns(study))
     write_csv(summary, outputs["summary"], force=True)
-    print(f"{'point':<14}" + "".join(f"{c:>28}" for c in inputs)
-          + f"{'seeds':>7}{'Wh/kg (mean ± std)':>22}{'sigma_eff [S/cm]':>18}{'utilisation':>13}")
-    for r in summary:
-        energy = r.get("specific_energy_Wh_per_kg_mean")
-        cells = "".join(f"{r[c]!s:>28}" for c in inputs)
-        if energy is None:
-            print(f"{r['point_id']:<14}{cells}{r['seeds_ok']:>7}{'failed':>22}")
-            continue
-        spread = f"{energy:.1f} ± {r['specific_energy_Wh_per_kg_std']:.1f}"
-        print(f"{r['point_id']:<14}{cells}{r['seeds_ok']:>7}{spread:>22}"
-              f"{r['sigma_eff_cell_S_per_cm_mean']:>18.3e}{r['utilisation_mean']:>13.3f}")
+    print(summary_table(summary, inputs))
     written = [table, outputs["summary"]]
     ok_rows = [r for r in rows if r["status"] == "ok"]
     if not args.no_plots and ok_rows:

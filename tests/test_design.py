@@ -452,6 +452,9 @@ def test_cli_rev(tmp_path, capsys, random_three_phase):
     record = json.loads(out.read_text())
     assert [s["edge_voxels"] for s in record["sizes"]] == [8, 16, 32] and record["sizes"][-1]["whole_volume"]
     assert "sigma_eff/sigma0" in capsys.readouterr().out
+    assert main(["-q", "rev", str(volume), "--phase", "LLZO", "--sizes", "8", "--samples", "1", "--json", "-"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["sizes"][0]["edge_voxels"] == 8 and "sigma_eff/sigma0" in printed.err
     assert main(["rev", str(volume), "--phase", "LLZO", "--sizes", "8,16", "--json", str(out)]) == 1
     one_error_line(capsys, "exists already")
     assert main(["rev", str(volume), "--phase", "LLZO", "--sizes", "8,40"]) == 1

@@ -45,4 +45,4 @@ def test_gradient_example_at_a_small_size(tmp_path, capsys):
 def test_rev_example_on_the_bundled_crop(tmp_path, capsys):
     settled = load("rev_nrel_crop").main(["--small", "--out", str(tmp_path)])
     assert set(settled) == {"pore axis 0", "NMC axis 0"}
-    assert "whole crop" in capsys.readouterr().out and (tmp_path / "rev.csv").stat().st_size > 0
+    assert "(whole)" in capsys.readouterr().out and (tmp_path / "rev.csv").stat().st_size > 0

@@ -57,6 +57,22 @@ def summarise(rows: Sequence[dict], inputs: Sequence[str]) -> list[dict]:
     return out
 
 
+def summary_table(summary: Sequence[dict], columns: Sequence[str]) -> str:
+    """A fixed-width table of a summary: point, the given input columns, seeds, energy
+    (mean ± std) [Wh/kg], σ_eff of the cell [S/cm] and utilisation."""
+    lines = [f"{'point':<14}" + "".join(f"{c:>28}" for c in columns)
+             + f"{'seeds':>7}{'Wh/kg (mean ± std)':>22}{'sigma_eff [S/cm]':>18}{'utilisation':>13}"]
+    for r in summary:
+        head = f"{r['point_id']:<14}" + "".join(f"{r[c]!s:>28}" for c in columns) + f"{r['seeds_ok']:>7}"
+        energy = r.get("specific_energy_Wh_per_kg_mean")
+        if energy is None:
+            lines.append(f"{head}{'failed':>22}")
+            continue
+        spread = f"{energy:.1f} ± {r['specific_energy_Wh_per_kg_std']:.1f}"
+        lines.append(f"{head}{spread:>22}{r['sigma_eff_cell_S_per_cm_mean']:>18.3e}{r['utilisation_mean']:>13.3f}")
+    return "\n".join(lines)
+
+
 def bruggeman_fit(volume_fraction, factor) -> tuple[float, int]:
     """Least-squares β of ``factor = ε**β`` in log space (through the origin).
 

@@ -73,6 +73,28 @@ class RevResult:
     settled_edge_voxels: int | None
     settled_edge_m: float | None
 
+    def table(self) -> str:
+        """A fixed-width table: edge [µm], samples, ε, σ_eff/σ0 and τ (mean ± std), and the verdict."""
+        lines = [f"{'edge [um]':>10}{'samples':>9}{'eps':>16}{'sigma_eff/sigma0':>24}{'tau':>18}"]
+        for s in (*self.sizes, self.whole):
+            tau = "inf" if math.isinf(s.tortuosity_mean) else f"{s.tortuosity_mean:.3f} ± {s.tortuosity_std:.3f}"
+            lines.append(f"{s.edge_m * 1e6:>10.2f}{s.samples:>9}{s.volume_fraction_mean:>9.3f} ± "
+                         f"{s.volume_fraction_std:.3f}{s.factor_mean:>15.4f} ± {s.factor_std:.4f}{tau:>18}"
+                         + ("  (whole)" if s is self.whole else ""))
+        if self.settled_edge_m is None:
+            lines.append(f"not settled within {self.tolerance:.0%}: the volume is too small to be representative")
+        else:
+            lines.append(f"settled within {self.tolerance:.0%} from an edge of {self.settled_edge_m * 1e6:.2f} um "
+                         f"({self.settled_edge_voxels} voxels)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """JSON-ready record (no NaN or Infinity: an undefined figure is None)."""
+        return {"phase": self.phase, "axis": self.axis, "tolerance": self.tolerance,
+                "settled_edge_voxels": self.settled_edge_voxels,
+                "settled_edge_um": None if self.settled_edge_m is None else self.settled_edge_m * 1e6,
+                "sizes": self.rows()}
+
     def rows(self) -> list[dict]:
         """One record per size (the whole volume last), for a CSV table."""
         return [{"phase": self.phase, "axis": self.axis, "whole_volume": s is self.whole, **s.to_dict()}
