@@ -107,6 +107,8 @@ class TransportResult:
     seconds, assembly_seconds, setup_seconds, solve_seconds : float [s]
         Wall time: total, and per stage.
     solver : str
+    ranks : int
+        MPI ranks that shared the solve (1 for the in-process backends).
     fields : TransportFields or None
         Potential and current density, when asked for.
     """
@@ -133,6 +135,7 @@ class TransportResult:
     setup_seconds: float
     solve_seconds: float
     solver: str
+    ranks: int = 1
     fields: TransportFields | None = None
 
     def to_dict(self) -> dict:
@@ -164,6 +167,7 @@ class TransportResult:
             "setup_seconds": self.setup_seconds,
             "solve_seconds": self.solve_seconds,
             "solver": self.solver,
+            "ranks": self.ranks,
         }
 
 
@@ -201,7 +205,8 @@ def check_memory(n_voxels: int, n_conducting: int) -> None:
         raise ResourceError(
             f"a transport solve on {n_voxels} voxels ({n_conducting} conducting) needs about "
             f"{need / 2**30:.1f} GiB; "
-            f"only {free / 2**30:.1f} GiB are available (crop or downsample the volume)"
+            f"only {free / 2**30:.1f} GiB are available (crop or downsample the volume, or spread it over "
+            "several machines with --backend petsc under mpiexec)"
         )
 
 
@@ -277,8 +282,11 @@ def solve_transport(
         Resistance of faces between different grains of a phase (needs ``micro.grains``).
     interface_resistance : mapping (phase, phase) -> R [Ohm m^2], optional
         Resistance of faces between two named phases.
-    solver : None, "pyamg", "direct" or a callable
-        Linear solver (see :mod:`microsim.transport.solvers`); default AMG-CG.
+    solver : None, "pyamg", "direct", "petsc", a :class:`~microsim.transport.distributed.PETScSolver` or a callable
+        Linear solver (see :mod:`microsim.transport.solvers`); default AMG-CG (pyamg).
+        The PETSc backend solves on every rank of ``MPI.COMM_WORLD``, each rank
+        assembling its own slab of axis 0 (see :mod:`microsim.transport.distributed`);
+        call it on every rank with the same arguments.
     rtol : float
         Relative residual tolerance of iterative solvers. The default 1e-6 gave
         sigma_eff within 2e-5 of the converged value on a tau = 10.5 volume (128^3,
@@ -322,80 +330,124 @@ def solve_transport(
     conducting = [name for name in micro.phases if table.get(name, 0.0) > 0]
     fractions = micro.volume_fractions()
     eps = sum(fractions[name] for name in conducting)
-    check_memory(micro.labels.size, int(round(eps * micro.labels.size)))
     sigma_0 = sum(fractions[name] * table[name] for name in conducting) / eps if eps > 0 else max(table.values())
     phase_name = "+".join(conducting)
-
-    start = time.perf_counter()
-    network = build_network(
-        micro,
-        table,
+    problem = dict(
         grain_boundary_resistance=grain_boundary_resistance,
         interface_resistance=interface_resistance,
         periodic=periodic,
     )
-    shared_seconds = time.perf_counter() - start
-    log.info("conductance network of %s: %d voxels, %.2f s", phase_name, micro.labels.size, shared_seconds)
-    phase_voxels = network.conducting_voxels
+    if getattr(solve, "distributed", False):
+        from microsim.transport.distributed import solve_axes
 
+        axis_solves = solve_axes(micro, table, axis_list, solve, rtol=rtol, return_fields=return_fields,
+                                 what=phase_name, **problem)
+    else:
+        check_memory(micro.labels.size, int(round(eps * micro.labels.size)))
+        axis_solves = _solve_axes(micro, table, axis_list, solve, rtol=rtol, return_fields=return_fields,
+                                  what=phase_name, **problem)
     results = []
-    for axis in axis_list:
-        t0 = time.perf_counter()
-        keep = network.spanning_mask(axis)
-        unknowns = int(np.count_nonzero(keep))
-        if unknowns == 0:
+    for record in axis_solves:
+        if record.unknowns == 0:
             warnings.warn(
-                f"phase {phase_name} does not percolate along axis {axis}: sigma_eff = 0, tau = inf",
+                f"phase {phase_name} does not percolate along axis {record.axis}: sigma_eff = 0, tau = inf",
                 PercolationWarning,
                 stacklevel=2,
             )
-            results.append(
-                TransportResult(
-                    phase=phase_name, axis=axis, volume_fraction=eps, percolating=False, connected_fraction=0.0,
-                    sigma_bulk=sigma_0, sigma_eff=0.0, tortuosity_factor=math.inf,
-                    bruggeman_exponent=math.inf if 0 < eps < 1 else None, macmullin_number=math.inf,
-                    current_in=0.0, current_out=0.0, current_balance_error=0.0, iterations=0, residual=0.0,
-                    converged=True, unknowns=0,
-                    seconds=time.perf_counter() - t0 + (shared_seconds if not results else 0.0),
-                    assembly_seconds=0.0, setup_seconds=0.0, solve_seconds=0.0, solver=solver_name,
-                    fields=(
-                        TransportFields(np.zeros(micro.shape), np.zeros(micro.shape + (3,)), keep)
-                        if return_fields else None
-                    ),
-                )
-            )
-            continue
+        results.append(_result(micro, record, phase_name, eps, sigma_0, solver_name))
+    return tuple(results)
 
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AxisSolve:
+    """What a backend hands back for one transport axis: the raw solve before the effective properties.
+
+    ``current_in`` and ``current_out`` [A] are for 1 V across the box; ``unknowns`` is 0
+    when nothing spans (then no solve ran). Times in seconds.
+    """
+
+    axis: int
+    unknowns: int
+    connected_fraction: float
+    current_in: float = 0.0
+    current_out: float = 0.0
+    iterations: int = 0
+    residual: float = 0.0
+    converged: bool = True
+    seconds: float = 0.0
+    assembly_seconds: float = 0.0
+    setup_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    ranks: int = 1
+    fields: TransportFields | None = None
+
+
+def _result(micro: Microstructure, record: AxisSolve, phase: str, eps: float, sigma_0: float,
+            solver: str) -> TransportResult:
+    """The effective properties of one axis from its raw solve."""
+    common = dict(
+        phase=phase, axis=record.axis, volume_fraction=eps, sigma_bulk=sigma_0,
+        iterations=record.iterations, residual=record.residual, converged=record.converged,
+        unknowns=record.unknowns, seconds=record.seconds, assembly_seconds=record.assembly_seconds,
+        setup_seconds=record.setup_seconds, solve_seconds=record.solve_seconds, solver=solver,
+        ranks=record.ranks, fields=record.fields,
+    )
+    if record.unknowns == 0:
+        return TransportResult(
+            percolating=False, connected_fraction=0.0, sigma_eff=0.0, tortuosity_factor=math.inf,
+            bruggeman_exponent=math.inf if 0 < eps < 1 else None, macmullin_number=math.inf,
+            current_in=0.0, current_out=0.0, current_balance_error=0.0, **common,
+        )
+    axis = record.axis
+    length = micro.size_m[axis]
+    area = micro.size_m[(axis + 1) % 3] * micro.size_m[(axis + 2) % 3]
+    sigma_eff = record.current_out * length / area
+    return TransportResult(
+        percolating=True, connected_fraction=record.connected_fraction, sigma_eff=sigma_eff,
+        tortuosity_factor=eps * sigma_0 / sigma_eff,
+        bruggeman_exponent=math.log(sigma_eff / sigma_0) / math.log(eps) if eps < 1 else None,
+        macmullin_number=sigma_0 / sigma_eff, current_in=record.current_in, current_out=record.current_out,
+        current_balance_error=abs(record.current_in - record.current_out) / abs(record.current_out), **common,
+    )
+
+
+def _solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, solve, *, rtol: float,
+                return_fields: bool, what: str, **problem) -> list[AxisSolve]:
+    """The in-process backend: one network, then assemble and solve each axis in turn."""
+    start = time.perf_counter()
+    network = build_network(micro, table, **problem)
+    shared_seconds = time.perf_counter() - start
+    log.info("conductance network of %s: %d voxels, %.2f s", what, micro.labels.size, shared_seconds)
+    phase_voxels = network.conducting_voxels
+    records = []
+    for axis in axis_list:
+        t0 = time.perf_counter() - (shared_seconds if not records else 0.0)
+        keep = network.spanning_mask(axis)
+        unknowns = int(np.count_nonzero(keep))
+        if unknowns == 0:
+            fields = None
+            if return_fields:
+                fields = TransportFields(np.zeros(micro.shape), np.zeros(micro.shape + (3,)), keep)
+            records.append(AxisSolve(axis, 0, 0.0, seconds=time.perf_counter() - t0, fields=fields))
+            continue
+        t1 = time.perf_counter()
         system = network.assemble(axis, keep)
-        assembly = time.perf_counter() - t0
+        assembly = time.perf_counter() - t1
         log.info("axis %d: %d unknowns assembled in %.2f s", axis, unknowns, assembly)
         info = solve(system.matrix, system.rhs, x0=_linear_guess(system), rtol=rtol)
-        require_converged(info, rtol, f"{phase_name} along axis {axis}")
+        require_converged(info, rtol, f"{what} along axis {axis}")
         log.info(
             "axis %d: %d iterations, residual %.1e, setup %.2f s, solve %.2f s",
             axis, info.iterations, info.residual, info.setup_seconds, info.solve_seconds,
         )
         current_in, current_out, fields = _currents_and_fields(network, system, info.x, return_fields)
         del system
-        length = micro.size_m[axis]
-        area = micro.size_m[(axis + 1) % 3] * micro.size_m[(axis + 2) % 3]
-        sigma_eff = current_out * length / area
-        tau = eps * sigma_0 / sigma_eff
-        beta = math.log(sigma_eff / sigma_0) / math.log(eps) if eps < 1 else None
-        results.append(
-            TransportResult(
-                phase=phase_name, axis=axis, volume_fraction=eps, percolating=True,
-                connected_fraction=unknowns / phase_voxels, sigma_bulk=sigma_0, sigma_eff=sigma_eff,
-                tortuosity_factor=tau, bruggeman_exponent=beta, macmullin_number=sigma_0 / sigma_eff,
-                current_in=current_in, current_out=current_out,
-                current_balance_error=abs(current_in - current_out) / abs(current_out),
-                iterations=info.iterations, residual=info.residual, converged=info.converged, unknowns=unknowns,
-                seconds=time.perf_counter() - t0 + (shared_seconds if not results else 0.0),
-                assembly_seconds=assembly, setup_seconds=info.setup_seconds, solve_seconds=info.solve_seconds,
-                solver=solver_name, fields=fields,
-            )
-        )
-    return tuple(results)
+        records.append(AxisSolve(
+            axis, unknowns, unknowns / phase_voxels, current_in, current_out, info.iterations, info.residual,
+            info.converged, time.perf_counter() - t0, assembly, info.setup_seconds, info.solve_seconds,
+            fields=fields,
+        ))
+    return records
 
 
 def effective_conductivity(micro: Microstructure, conductivities, *, axis: int = 0, **options) -> TransportResult:

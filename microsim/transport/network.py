@@ -96,6 +96,9 @@ class ConductanceNetwork:
         Extra resistance of each face between a voxel and its +1 neighbour along the
         axis (the last slab holds the periodic faces), e.g. linearised kinetics
         that vary from face to face.
+    unwrapped_axes : tuple of int
+        Axes never wrapped here even when ``periodic``: the slab axis of one MPI rank's
+        part of a distributed volume, whose periodic neighbours arrive as ghost planes.
     """
 
     conductivity: np.ndarray
@@ -109,6 +112,7 @@ class ConductanceNetwork:
     n_components: int
     electrode_labels: tuple = (None, None)
     face_resistance: Mapping[int, np.ndarray] | None = None
+    unwrapped_axes: tuple[int, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -206,7 +210,10 @@ class ConductanceNetwork:
         wrapped neighbour is a new one); the transport axis never does.
         """
         inside = [a for a in range(3) if self.shape[a] > 1]
-        wrapped = [a for a in range(3) if self.periodic and a != axis and self.shape[a] > 2]
+        wrapped = [
+            a for a in range(3)
+            if self.periodic and a != axis and a not in self.unwrapped_axes and self.shape[a] > 2
+        ]
         return inside, wrapped
 
     @staticmethod

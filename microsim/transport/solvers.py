@@ -1,12 +1,15 @@
 """Linear solvers for the SPD conductance systems: pluggable callables.
 
 A solver is any callable ``solver(matrix, rhs, *, x0=None, rtol=...) -> SolveInfo``.
-Two ship with microsim:
+Three ship with microsim:
 
 * :class:`AMGSolver` (default): conjugate gradients preconditioned by a pyamg
   smoothed-aggregation V-cycle, tuned for 7-point voxel conductance matrices.
 * :class:`DirectSolver`: sparse LU (SuperLU through SciPy), for small volumes and
   as the reference in tests.
+* :class:`~microsim.transport.distributed.PETScSolver` ("petsc"): CG with hypre
+  BoomerAMG or GAMG on PETSc; inside :func:`~microsim.transport.solve_transport` it
+  is the distributed (MPI) backend.
 
 ``get_solver(name)`` turns a name into a solver; the error lists the valid names.
 """
@@ -353,7 +356,14 @@ class DirectSolver:
         return SolveInfo(np.asarray(x, float), 0, relative_residual(matrix, x, rhs), True, 0.0, elapsed)
 
 
-SOLVERS: dict[str, Callable[[], Any]] = {"pyamg": AMGSolver, "direct": DirectSolver}
+def _petsc_solver():
+    from microsim.transport.distributed import PETScSolver, load_petsc
+
+    load_petsc()  # a missing petsc4py is reported here, before any work, with the install hint
+    return PETScSolver()
+
+
+SOLVERS: dict[str, Callable[[], Any]] = {"pyamg": AMGSolver, "direct": DirectSolver, "petsc": _petsc_solver}
 
 
 def get_solver(solver=None):
