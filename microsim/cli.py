@@ -102,7 +102,14 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
                         help="grain-boundary resistance, e.g. LLZO=10ohmcm2 (needs grain ids in the input)")
     parser.add_argument("--interface-resistance", action="append", default=[], metavar="A/B=VALUE",
                         help="resistance of faces between phases A and B, e.g. CAM/LLZO=1ohmcm2")
-    parser.add_argument("--solver", default="pyamg", choices=["pyamg", "direct"], help="linear solver")
+    parser.add_argument("--solver", default="pyamg", choices=["pyamg", "direct"],
+                        help="in-process linear solver of the pyamg backend (direct: sparse LU, small volumes)")
+    parser.add_argument("--backend", default="pyamg", choices=["pyamg", "petsc"],
+                        help="pyamg (default, in-process) or petsc: CG + AMG on PETSc, the volume split into "
+                             "slabs over the ranks of mpiexec -n N (needs petsc4py and mpi4py)")
+    parser.add_argument("--pc", default="auto", choices=["auto", "hypre", "gamg"],
+                        help="preconditioner of the petsc backend: hypre BoomerAMG, PETSc GAMG, or hypre where "
+                             "available (default)")
     parser.add_argument("--rtol", type=float, default=1e-6,
                         help="relative residual tolerance of CG (default 1e-6: sigma_eff to ~1e-5)")
     parser.add_argument("--json", metavar="PATH|-", help="write the JSON report to PATH, or to stdout with -")
@@ -315,17 +322,23 @@ def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None
         if path and path != "-" and Path(path).exists() and not args.force:
             raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
     jobs = _transport_jobs(micro, args)
+    solver, rank = _solver(args), 0
+    if args.backend == "petsc":
+        from microsim.transport.distributed import mpi_ranks
+
+        rank, ranks = mpi_ranks()
+        log.info("petsc backend on %d MPI rank(s), preconditioner %s", ranks, args.pc)
     options = dict(
         axes=_axes(args.axis),
         periodic=args.periodic,
         grain_boundary_resistance=dict(_name_value(s, "--gb-resistance", parse_area_resistance)
                                        for s in args.gb_resistance),
         interface_resistance=_interface_resistances(args.interface_resistance),
-        solver=args.solver,
+        solver=solver,
         rtol=args.rtol,
     )
     morphology = None
-    if not args.no_morphology:
+    if not args.no_morphology and rank == 0:  # the whole volume: measured once, by rank 0
         log.info("measuring the morphology")
         started = time.perf_counter()
         morphology = measure_morphology(micro)
@@ -345,12 +358,14 @@ def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None
         "periodic": args.periodic,
         "grain_boundary_resistance_ohm_m2": options["grain_boundary_resistance"],
         "interface_resistance_ohm_m2": {f"{a}/{b}": r for (a, b), r in options["interface_resistance"].items()},
-        "solver": args.solver,
+        "solver": args.solver if args.backend == "pyamg" else f"petsc ({solver.resolved_preconditioner()})",
         "rtol": args.rtol,
         "command": "microsim " + " ".join(sys.argv[1:]) if sys.argv else "",
     }
     report = analysis_report(micro, results, source=source, settings=settings, morphology=morphology)
     report.update(extra or {})
+    if rank != 0:  # the other ranks shared the solves; rank 0 alone prints and writes
+        return _exit_status(results, args, quiet=True)
     to_stdout = args.json == "-"
     table = transport_table(results) if morphology is None else morphology_table(morphology) + "\n\n" + transport_table(results)
     print(table, file=sys.stderr if to_stdout else sys.stdout)
@@ -371,13 +386,33 @@ def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None
         write_slice_png(png, micro, results, force=args.force)
         log.info("mid-slice snapshot written to %s", png)
 
+    return _exit_status(results, args)
+
+
+def _exit_status(results, args, *, quiet: bool = False) -> int:
+    """1 when a phase does not span and --allow-nonpercolating is not given (with a line saying so), else 0."""
     blocked = [r for r in results if not r.percolating]
     if blocked and not args.allow_nonpercolating:
         which = ", ".join(f"{r.phase} along axis {r.axis}" for r in blocked)
-        print(f"microsim: no spanning path for {which}: sigma_eff = 0, tau = inf "
-              "(report written; --allow-nonpercolating exits 0)", file=sys.stderr)
+        if not quiet:
+            print(f"microsim: no spanning path for {which}: sigma_eff = 0, tau = inf "
+                  "(report written; --allow-nonpercolating exits 0)", file=sys.stderr)
         return 1
     return 0
+
+
+def _solver(args):
+    """The solver of --backend/--solver/--pc (the petsc backend is loaded here: a missing one fails first)."""
+    if args.backend == "pyamg":
+        if args.pc != "auto":
+            raise InvalidInputError("--pc chooses the preconditioner of --backend petsc")
+        return args.solver
+    if args.solver != "pyamg":
+        raise InvalidInputError(f"--solver {args.solver} is a solver of the pyamg backend; drop it with --backend petsc")
+    from microsim.transport.distributed import PETScSolver, load_petsc
+
+    load_petsc()
+    return PETScSolver(preconditioner=args.pc)
 
 
 def _analyze(args) -> int:
@@ -816,28 +851,46 @@ def _study(args) -> int:
     return 1 if rows and failed == len(rows) else 0
 
 
+def _error(message: str, quiet_rank: bool, *, shared: bool) -> None:
+    """Print the one error line. Under MPI an error every rank shares is printed by rank 0
+    alone; one rank's own error is printed with its rank, and the job is aborted so that no
+    rank waits for it."""
+    from microsim.transport.distributed import abort_other_ranks, mpi_ranks
+
+    rank, size = mpi_ranks()
+    if size > 1 and not shared:
+        print(f"microsim: error: rank {rank}: {message}", file=sys.stderr)
+        abort_other_ranks()
+    if not quiet_rank:
+        print(f"microsim: error: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``microsim`` command; return the exit status."""
+    from microsim.transport.distributed import launched_rank
+
+    quiet_rank = launched_rank() != 0  # under mpiexec every rank runs this; rank 0 speaks for them
     try:
         args = build_parser().parse_args(argv)
     except MicrosimError as exc:
-        print(f"microsim: error: {exc}", file=sys.stderr)
+        _error(str(exc), quiet_rank, shared=True)
         return 1
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("microsim: %(message)s"))
     package_log = logging.getLogger("microsim")
     package_log.handlers[:] = [handler]
-    package_log.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    package_log.setLevel(logging.ERROR if quiet_rank else logging.WARNING if args.quiet else logging.INFO)
     package_log.propagate = False
     try:
         handlers = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "asr": _asr,
                     "cell": _cell, "cell-study": _cell_study, "study": _study, "rev": _rev, "demo": _demo}
         return handlers[args.command](args)
     except MicrosimError as exc:
-        print(f"microsim: error: {exc}", file=sys.stderr)
+        _error(str(exc), quiet_rank, shared=getattr(exc, "shared_by_ranks", False))
         return 1
     except MemoryError:
-        print("microsim: error: out of memory; crop or downsample the volume", file=sys.stderr)
+        _error("out of memory; crop or downsample the volume, or spread it over machines with --backend petsc",
+               quiet_rank, shared=False)
         return 1
     except KeyboardInterrupt:
         print("microsim: interrupted", file=sys.stderr)

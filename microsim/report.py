@@ -1,7 +1,7 @@
 """Reports of an analysis: the JSON document users' scripts read, and the text table.
 
 The JSON layout is a contract (see README): top-level ``microsim_version``, ``input``,
-``shape``, ``voxel_size_m``, ``phases``, ``volume_fractions`` and ``transport`` (one
+``shape``, ``voxel_size_m``, ``phases``, ``volume_fractions``, ``backend``, ``ranks`` and ``transport`` (one
 record per phase and axis, SI units in the key names). It never holds NaN or
 Infinity: undefined or infinite figures are ``null``.
 """
@@ -26,12 +26,19 @@ def software_versions() -> dict[str, str]:
     """Versions of microsim and the packages its numbers depend on."""
     from importlib import metadata
 
+    import sys
+
     versions = {"python": platform.python_version()}
     for package in ("microsim", "numpy", "scipy", "pyamg"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "unknown"
+    if "petsc4py.PETSc" in sys.modules:  # the PETSc backend ran: its library and MPI too
+        PETSc = sys.modules["petsc4py.PETSc"]
+        versions["petsc"] = ".".join(map(str, PETSc.Sys.getVersion()))
+        versions["petsc4py"] = sys.modules["petsc4py"].__version__
+        versions["mpi"] = sys.modules["mpi4py.MPI"].Get_library_version().splitlines()[0].strip(" \x00")
     return versions
 
 
@@ -43,10 +50,17 @@ def analysis_report(
     settings: dict | None = None,
     morphology: Morphology | None = None,
 ) -> dict:
-    """The JSON-ready report of a transport analysis of ``micro`` (and its morphology)."""
+    """The JSON-ready report of a transport analysis of ``micro`` (and its morphology).
+
+    ``backend`` is "petsc" when the PETSc backend solved, else "pyamg" (the embedded
+    one, whichever in-process solver ran); ``ranks`` is how many MPI ranks shared it.
+    """
     from microsim import __version__
 
+    backend = "petsc" if any(r.solver == "petsc" for r in results) else "pyamg"
     return {
+        "backend": backend,
+        "ranks": max((r.ranks for r in results), default=1),
         "microsim_version": __version__,
         "input": source,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -50,6 +50,7 @@ from microsim.transport.effective import (
     TransportFields,
     _currents_and_fields,
     available_memory_bytes,
+    dissipation,
 )
 from microsim.transport.network import ConductanceNetwork, LinearSystem, build_network
 from microsim.transport.solvers import SolveInfo, relative_residual
@@ -118,6 +119,22 @@ def mpi_ranks() -> tuple[int, int]:
     return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 
 
+def launched_rank() -> int:
+    """This process's rank as the MPI launcher announced it (0 when not under mpiexec/srun)."""
+    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def abort_other_ranks() -> None:
+    """End every rank of the job (MPI_Abort) when MPI is running with more than one; else nothing."""
+    rank, size = mpi_ranks()
+    if size > 1:
+        sys.stderr.flush()
+        sys.modules["mpi4py.MPI"].COMM_WORLD.Abort(1)
+
+
 def slab_bounds(n0: int, ranks: int) -> list[tuple[int, int]]:
     """Planes ``[z0, z1)`` of axis 0 owned by each of ``ranks`` ranks: contiguous, sizes differing by at most 1."""
     if ranks > n0:
@@ -146,10 +163,13 @@ def collective(comm, step: Callable, *args, **kwargs):
         if item is None:
             continue
         if failure is not None and isinstance(failure, MicrosimError) and item[2]:
+            failure.shared_by_ranks = True  # every rank raises: the CLI prints it once, from rank 0
             raise failure  # the same kind of error on this rank: keep its class and message
         kind, message, ours = item
         prefix = "" if comm.Get_size() == 1 else f"rank {rank}: "
-        raise RankFailure(f"{prefix}{message}" if ours else f"{prefix}{kind}: {message}") from failure
+        error = RankFailure(f"{prefix}{message}" if ours else f"{prefix}{kind}: {message}")
+        error.shared_by_ranks = True
+        raise error from failure
     return value
 
 
@@ -184,8 +204,10 @@ class PETScSolver:
                 f"unknown PETSc preconditioner {self.preconditioner!r}; valid: {', '.join(PRECONDITIONERS)}"
             )
 
-    def resolved_preconditioner(self, PETSc) -> str:
+    def resolved_preconditioner(self, PETSc=None) -> str:
         """"hypre" or "gamg": what ``auto`` means with this PETSc."""
+        if PETSc is None:
+            PETSc = load_petsc()[0]
         if self.preconditioner != "auto":
             if self.preconditioner == "hypre" and not PETSc.Sys.hasExternalPackage("hypre"):
                 raise MissingDependencyError("this PETSc was built without hypre; use --pc gamg")
@@ -523,6 +545,7 @@ def _solve_axis(PETSc, slab: Slab, micro: Microstructure, template: ConductanceN
     iterations, converged = ksp.getIterationNumber(), ksp.getConvergedReason() > 0
     r_vec = b_vec.duplicate()
     A.mult(x_vec, r_vec)
+    power = dissipation(x_vec.dot(r_vec), b_vec.dot(x_vec), b_vec.sum())
     r_vec.aypx(-1.0, b_vec)  # r = b - A x
     norm_b = b_vec.norm()
     residual = r_vec.norm() / norm_b if norm_b > 0 else r_vec.norm()
@@ -554,6 +577,6 @@ def _solve_axis(PETSc, slab: Slab, micro: Microstructure, template: ConductanceN
                                           components=keep_full.view(np.uint8), n_components=1)
             system = LinearSystem(matrix=None, rhs=None, keep=keep_full, axis=axis)
             fields = _currents_and_fields(network, system, full[keep_full], True)[2]
-    return AxisSolve(axis, unknowns, 0.0, current_in, current_out, iterations, residual, converged,
+    return AxisSolve(axis, unknowns, 0.0, current_in, current_out, power, iterations, residual, converged,
                      assembly_seconds=assembly, setup_seconds=setup, solve_seconds=solve, ranks=slab.size,
                      fields=fields)
