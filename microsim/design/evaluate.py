@@ -69,7 +69,8 @@ def slab_conductivity_factors(result, micro: Microstructure, bounds: np.ndarray)
     drops = -np.diff(faces)
     h = micro.voxel_size
     area = micro.shape[1] * h[1] * micro.shape[2] * h[2]
-    resistance = drops / result.current_out  # Ω for the slab, sum = the volume's
+    conductance = result.sigma_eff * area / (micro.shape[0] * h[0])  # the volume's, S (1 V across it)
+    resistance = drops / conductance  # Ω for the slab, sum = the volume's
     lengths = np.diff(bounds) * h[0]
     with np.errstate(divide="ignore"):
         sigma = np.where(drops > 0, lengths / (area * resistance), np.inf)
