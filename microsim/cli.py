@@ -6,6 +6,8 @@ Every user error ends in one line on stderr and exit status 1; never a traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import logging
 import sys
 import time
@@ -316,6 +318,7 @@ def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None
     from microsim.morphology import measure_morphology
     from microsim.report import analysis_report, morphology_table, report_json, transport_table, write_report
     from microsim.transport import solve_transport
+    from microsim.transport.effective import _check_axes
 
     vti, png = getattr(args, "vti", None), getattr(args, "png", None)
     for path in (args.json, vti, png):
@@ -344,13 +347,31 @@ def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None
         morphology = measure_morphology(micro)
         _stage("morphology", started)
     results = []
-    with warnings.catch_warnings():
+    with contextlib.ExitStack() as stack, warnings.catch_warnings():
         warnings.simplefilter("ignore", PercolationWarning)
+        fields = None
+        if vti and rank == 0:  # streamed: each solve's fields go to the file (a spill beside it), then are dropped
+            from microsim.io import VtiWriter
+
+            fields = stack.enter_context(VtiWriter(vti, micro, force=args.force))
         for job in jobs:
             log.info("solving %s", "+".join(job))
             started = time.perf_counter()
-            results.extend(solve_transport(micro, job, return_fields=bool(vti or png), **options))
+            if not (vti or png):
+                results.extend(solve_transport(micro, job, **options))
+            else:  # one axis at a time, so that one solve's fields are in memory at once
+                for axis in _check_axes(options["axes"]):
+                    (result,) = solve_transport(micro, job, return_fields=True, **{**options, "axes": axis})
+                    if fields is not None:
+                        fields.add_result(result)
+                    png_slice = png and result.percolating and not any(r.fields for r in results)
+                    results.append(result if png_slice else dataclasses.replace(result, fields=None))
             _stage("transport of " + "+".join(job), started)
+        if fields is not None:
+            started = time.perf_counter()
+            fields.close()
+            stack.pop_all()
+            _stage(f"ParaView fields written to {vti};", started)
 
     settings = {
         "conductivities_S_per_m": jobs,
@@ -374,12 +395,6 @@ def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None
     elif args.json:
         write_report(report, args.json, force=args.force)
         log.info("report written to %s", args.json)
-    if vti:
-        from microsim.io import write_vti
-
-        started = time.perf_counter()
-        write_vti(vti, micro, results, force=args.force)
-        _stage(f"ParaView fields written to {vti};", started)
     if png:
         from microsim.io import write_slice_png
 

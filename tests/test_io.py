@@ -124,3 +124,27 @@ def test_vti_read_back_with_vtk(tmp_path):
         write_vti(path, micro)
     with pytest.raises(InputFileError, match=".vti"):
         write_vti(tmp_path / "f.vtk", micro)
+
+
+def test_vti_streams_arrays_over_many_blocks_and_cleans_up(tmp_path):
+    import pyvista as pv
+
+    from microsim.io import VtiWriter
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 3, (80, 64, 48)).astype(np.uint8)
+    micro = Microstructure(labels, (1e-6, 2e-6, 3e-6))
+    vector = rng.normal(size=labels.shape + (3,))  # 3.5 MB as float32: 4 zlib blocks of 1 MiB
+    with VtiWriter(tmp_path / "big.vti", micro) as vti:
+        vti.add("vector", vector)
+        vti.add("scalar", vector[..., 0] > 0)
+    grid = pv.read(tmp_path / "big.vti")
+    assert np.array_equal(grid.cell_data["phase"], labels.ravel())
+    assert np.array_equal(grid.cell_data["vector"], vector[..., ::-1].astype(np.float32).reshape(-1, 3))
+    assert np.array_equal(grid.cell_data["scalar"], (vector[..., 0] > 0).ravel().astype(np.float32))
+    assert list(grid.field_data["voxel_size_m"]) == [1e-6, 2e-6, 3e-6]
+    # an error inside the block leaves neither the file nor a spill behind
+    with pytest.raises(InvalidInputError, match="expected"):
+        with VtiWriter(tmp_path / "bad.vti", micro) as vti:
+            vti.add("wrong", np.zeros((3, 3, 3)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.vti"]

@@ -53,10 +53,10 @@ class TransportFields:
 
     Attributes
     ----------
-    potential : (n0, n1, n2) float64 ndarray [V]
+    potential : (n0, n1, n2) float32 ndarray [V]
         Potential for 1 V across the box; 0 in voxels that carry no current
         (blocking, or not connected to both faces: see ``connected``).
-    current_density : (n0, n1, n2, 3) float64 ndarray [A/m^2]
+    current_density : (n0, n1, n2, 3) float32 ndarray [A/m^2]
         Cell-centred current density (mean of the two face fluxes along each axis).
     connected : (n0, n1, n2) bool ndarray
         Voxels that were solved for (conducting and connected to both faces).
@@ -234,7 +234,9 @@ def _currents_and_fields(
     if not want_fields:
         return current_in, current_out, None
 
-    density = np.zeros(keep.shape + (3,))
+    # the fields are kept in single precision (for ParaView and plane means: 6e-8 V of
+    # 1 V); each face flux is computed in double precision and rounded once
+    density = np.zeros(keep.shape + (3,), np.float32)
     inside, wrapped = network.face_axes(axis)
     for a in range(3):
         area = network.face_area(a)
@@ -243,14 +245,14 @@ def _currents_and_fields(
         for first, second in pairs:
             pick = keep[first] & keep[second]
             g = network.face_conductance(a, first, second, pick)
-            face_flux = np.zeros(pick.shape)
-            face_flux[pick] = g * (potential[first][pick] - potential[second][pick]) / area
-            component[first] += 0.5 * face_flux
-            component[second] += 0.5 * face_flux
+            half_flux = np.zeros(pick.shape, np.float32)
+            half_flux[pick] = 0.5 * g * (potential[first][pick] - potential[second][pick]) / area
+            component[first] += half_flux
+            component[second] += half_flux
         if a == axis:
             component[face_in] += 0.5 * flux_in / area
             component[face_out] += 0.5 * flux_out / area
-    return current_in, current_out, TransportFields(potential, density, keep.copy())
+    return current_in, current_out, TransportFields(potential.astype(np.float32), density, keep.copy())
 
 
 def solve_transport(
@@ -446,7 +448,8 @@ def _solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, so
         if unknowns == 0:
             fields = None
             if return_fields:
-                fields = TransportFields(np.zeros(micro.shape), np.zeros(micro.shape + (3,)), keep)
+                fields = TransportFields(np.zeros(micro.shape, np.float32), np.zeros(micro.shape + (3,), np.float32),
+                                         keep)
             records.append(AxisSolve(axis, 0, 0.0, seconds=time.perf_counter() - t0, fields=fields))
             continue
         t1 = time.perf_counter()
