@@ -242,7 +242,10 @@ def _finish(data, size, phases, grains, source, crop, factor, labels_only) -> Vo
     if data.dtype.kind not in "uif" or data.dtype.itemsize > 8:
         raise InvalidInputError(f"{source} holds {data.dtype} values; expected integer or float grey values")
     crop3 = _check_crop(crop, data.shape)
-    data = np.array(data[crop3])  # reads the crop only when mapped
+    whole = all(s.indices(n) == (0, n, 1) for s, n in zip(crop3, data.shape))
+    if not (isinstance(data, np.memmap) and whole and factor == 1):
+        data = np.array(data[crop3])  # reads the crop only when mapped
+    # else: the whole mapped file stays a map (read where used: one slab per MPI rank)
     if grains is not None:
         grains = np.array(grains[crop3])
     labelled = phases is not None or labels_only

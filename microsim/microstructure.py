@@ -30,9 +30,50 @@ MAX_VOXELS = 2**31 - 1
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only: a copy unless it is ours already or a read-only memory map.
+
+    A read-only map of a file (an uncompressed TIFF or ``.npy``) is kept as it is, so a
+    volume larger than memory is read plane by plane where it is used (each MPI rank of
+    the PETSc backend touches its own slab), and ranks on one machine share the pages.
+    """
+    if not array.flags.writeable and _is_mapped(array):
+        return array
     array = np.array(array, copy=True) if array.flags.writeable or not array.flags.owndata else array
     array.setflags(write=False)
     return array
+
+
+def _is_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` is (a view of) a memory-mapped file."""
+    import mmap
+
+    while array is not None:
+        if isinstance(array, (np.memmap, mmap.mmap)):
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
+def label_counts(labels: np.ndarray, *, chunk_voxels: int = 1 << 24) -> dict[int, int]:
+    """Number of voxels of each label present, counted a few planes at a time.
+
+    No temporary of the volume's size is made (``np.unique`` sorts a copy and
+    ``np.bincount`` would cast the labels to 8-byte integers).
+    """
+    counts: dict[int, int] = {}
+    step = max(1, chunk_voxels // max(1, labels[0].size))
+    for z in range(0, labels.shape[0], step):
+        chunk = np.asarray(labels[z:z + step]).ravel()
+        if chunk.dtype.itemsize <= 2:
+            found = np.bincount(chunk, minlength=1)
+            values = np.flatnonzero(found)
+            pairs = zip(values.tolist(), found[values].tolist())
+        else:
+            values, found = np.unique(chunk, return_counts=True)
+            pairs = zip(values.tolist(), found.tolist())
+        for value, count in pairs:
+            counts[value] = counts.get(value, 0) + count
+    return counts
 
 
 def check_labels(labels, *, name: str = "labels") -> np.ndarray:
@@ -138,8 +179,8 @@ class Microstructure:
     def __post_init__(self) -> None:
         labels = check_labels(self.labels)
         phases = check_phases(self.phases)
-        present = np.unique(labels)
-        unnamed = sorted(set(present.tolist()) - set(phases.values()))
+        counts = label_counts(labels)
+        unnamed = sorted(set(counts) - set(phases.values()))
         if unnamed:
             raise InvalidMicrostructureError(
                 f"label(s) {unnamed} have no phase name; phases are {phases} (name them, e.g. --phases 0=pore,1=CAM,2=LLZO)"
@@ -154,6 +195,7 @@ class Microstructure:
         object.__setattr__(self, "voxel_size", check_voxel_size(self.voxel_size))
         object.__setattr__(self, "phases", types.MappingProxyType(phases))
         object.__setattr__(self, "grains", grains)
+        object.__setattr__(self, "_counts", counts)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -176,13 +218,11 @@ class Microstructure:
 
     def volume_fractions(self) -> dict[str, float]:
         """Volume fraction of every named phase (0 for phases absent from the volume)."""
-        counts = np.bincount(self.labels.ravel(), minlength=max(self.phases.values()) + 1)
-        return {name: float(counts[label]) / self.labels.size for name, label in self.phases.items()}
+        return {name: self._counts.get(label, 0) / self.labels.size for name, label in self.phases.items()}
 
     def volume_fraction(self, phase: str) -> float:
         """Volume fraction of one named phase."""
-        label = self.label_of(phase)
-        return float(np.count_nonzero(self.labels == label)) / self.labels.size
+        return self._counts.get(self.label_of(phase), 0) / self.labels.size
 
     def metadata(self) -> dict:
         """JSON-ready description (no arrays): shape, voxel size [m], phase table."""
