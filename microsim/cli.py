@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
     gen.add_argument("-o", "--output", required=True, help="output labelled volume (.tif or .npz)")
     gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    gen.add_argument("--uncompressed", action="store_true",
+                     help="uncompressed TIFF: memory-mapped when read, each MPI rank of --backend petsc reads its slab")
 
     seg = sub.add_parser("segment", parents=[quiet], help="segment a grey-value stack into named phases")
     seg.add_argument("input", help="grey-value stack: .tif/.tiff, a folder of 2-D slices, .npy or .npz")
@@ -172,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_options(seg)
     seg.add_argument("-o", "--output", required=True, help="labelled TIFF (or .npz) to write")
     seg.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    seg.add_argument("--uncompressed", action="store_true",
+                     help="uncompressed TIFF: memory-mapped when read, each MPI rank of --backend petsc reads its slab")
 
     run = sub.add_parser("run", parents=[quiet],
                          help="the whole pipeline: import, segment, morphology, transport, report, ParaView")
@@ -487,7 +491,7 @@ def _generate(args) -> int:
         gradient=gradient, separator=parse_length(args.separator) if args.separator else 0.0,
         grain_size=parse_length(args.grain_size) if args.grain_size else None, periodic=args.periodic, seed=seed,
     )
-    save_microstructure(micro, args.output, force=args.force)
+    save_microstructure(micro, args.output, force=args.force, compress=not args.uncompressed)
     achieved = ", ".join(f"{name} {f:.4f}" for name, f in micro.volume_fractions().items())
     grains = f", {int(micro.grains.max())} LLZO grains" if micro.grains is not None else ""
     print(f"wrote {args.output}: {'x'.join(map(str, micro.shape))} voxels, volume fractions {achieved}{grains}, "
@@ -711,7 +715,8 @@ def _segment(args) -> int:
     if volume.is_labelled:
         raise InvalidInputError(f"{args.input} is already labelled ({', '.join(volume.phases)})")
     result = _segmentation(volume, args)
-    write_labels(args.output, result.labels, phases=result.phases, voxel_size=voxel_size, force=args.force)
+    write_labels(args.output, result.labels, phases=result.phases, voxel_size=voxel_size, force=args.force,
+                 compress=not args.uncompressed)
     fractions = ", ".join(f"{k} {v:.4f}" for k, v in result.fractions().items())
     thresholds = ", ".join(f"{t:.6g}" for t in result.thresholds)
     print(f"wrote {args.output}: labels {result.phases}; volume fractions {fractions}; "

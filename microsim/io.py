@@ -336,10 +336,12 @@ def write_labels(
     voxel_size=None,
     grains: np.ndarray | None = None,
     force: bool = False,
+    compress: bool = True,
 ) -> Path:
     """Write a label volume to a TIFF (``.tif``/``.tiff``) or ``.npz`` archive.
 
-    The TIFF holds the labels as zlib-compressed pages along axis 0 and, in its JSON
+    The TIFF holds the labels as zlib-compressed pages along axis 0 (uncompressed with
+    ``compress=False``: such a file is memory-mapped when read back) and, in its JSON
     description under ``"microsim"``, the phase table and the voxel size [m] (null
     when unknown: reading it back then needs a voxel size); grain ids go into a
     second series. Atomic; an existing file is replaced only with ``force``.
@@ -361,9 +363,10 @@ def write_labels(
                 np.savez_compressed(fh, **arrays)
         else:
             with tifffile.TiffWriter(tmp) as writer:
-                writer.write(_smallest_uint(labels), compression="zlib", metadata={"microsim": meta})
+                codec = "zlib" if compress else None
+                writer.write(_smallest_uint(labels), compression=codec, metadata={"microsim": meta})
                 if grains is not None:
-                    writer.write(_smallest_uint(grains), compression="zlib", metadata={"microsim_grains": True})
+                    writer.write(_smallest_uint(grains), compression=codec, metadata={"microsim_grains": True})
     return target
 
 

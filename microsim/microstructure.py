@@ -234,19 +234,21 @@ class Microstructure:
         }
 
 
-def save_microstructure(micro: Microstructure, path: str | os.PathLike, *, force: bool = False) -> Path:
+def save_microstructure(micro: Microstructure, path: str | os.PathLike, *, force: bool = False,
+                        compress: bool = True) -> Path:
     """Write ``micro`` to a labelled TIFF (``.tif``/``.tiff``) or an ``.npz`` archive.
 
-    The TIFF holds the labels as pages along axis 0 (zlib-compressed) and, in its
-    JSON description under ``"microsim"``, the voxel size [m] and the phase table;
-    grain ids, when present, go into a second TIFF series. The file is written
-    atomically and an existing file is replaced only with ``force=True``
-    (:func:`microsim.io.write_labels`).
+    The TIFF holds the labels as pages along axis 0 (zlib-compressed unless
+    ``compress=False``: an uncompressed TIFF is memory-mapped when read, so each MPI
+    rank reads only its slab) and, in its JSON description under ``"microsim"``, the
+    voxel size [m] and the phase table; grain ids, when present, go into a second TIFF
+    series. The file is written atomically and an existing file is replaced only with
+    ``force=True`` (:func:`microsim.io.write_labels`).
     """
     from microsim.io import write_labels
 
     return write_labels(path, micro.labels, phases=micro.phases, voxel_size=micro.voxel_size,
-                        grains=micro.grains, force=force)
+                        grains=micro.grains, force=force, compress=compress)
 
 
 def load_microstructure(

@@ -148,3 +148,20 @@ def test_vti_streams_arrays_over_many_blocks_and_cleans_up(tmp_path):
         with VtiWriter(tmp_path / "bad.vti", micro) as vti:
             vti.add("wrong", np.zeros((3, 3, 3)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.vti"]
+
+
+def test_an_uncompressed_label_tiff_is_read_as_a_memory_map(tmp_path):
+    from microsim.microstructure import _is_mapped, save_microstructure
+
+    labels = np.zeros((12, 10, 8), np.uint8)
+    labels[:, :5] = 2
+    micro = Microstructure(labels, 1e-6)
+    for compress in (True, False):
+        path = save_microstructure(micro, tmp_path / f"l{compress}.tif", compress=compress)
+        back = load_microstructure(path)
+        assert np.array_equal(back.labels, labels) and back.voxel_size == micro.voxel_size
+        assert _is_mapped(back.labels) is (not compress)
+        assert back.volume_fractions() == {"pore": 0.5, "CAM": 0.0, "LLZO": 0.5}
+    # a crop of a mapped file is read into memory (only the crop)
+    cropped = load_microstructure(tmp_path / "lFalse.tif", crop=(slice(0, 4), slice(None), slice(None)))
+    assert cropped.shape == (4, 10, 8) and not _is_mapped(cropped.labels)
