@@ -477,8 +477,6 @@ class VtiWriter:
 
     def close(self) -> Path:
         """Write the header, the arrays and the field data; move the file onto the target."""
-        import shutil
-
         micro = self.micro
         n0, n1, n2 = micro.shape
         h0, h1, h2 = micro.voxel_size

@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import glob
 import logging
-import math
 import os
 import sys
 import time
@@ -65,11 +64,13 @@ INSTALL_HINT = (
 )
 
 #: Peak memory of the PETSc backend per voxel of a rank's slab (labels and their
-#: ghost copy, component ids, keep masks, global index) and per unknown (the scipy
-#: rows before PETSc copies them, the MPIAIJ matrix, the AMG hierarchy and the Krylov
-#: vectors) [bytes]; fitted with margin to the peaks in benchmarks/RESULTS.md.
+#: ghost copy, component ids, keep masks, global index) and per unknown, by
+#: preconditioner (the scipy rows before PETSc copies them, the MPIAIJ matrix, hypre's
+#: own copy of it or GAMG's hierarchy, the Krylov vectors) [bytes]. Measured at 256^3
+#: (benchmarks/RESULTS.md): 345 / 375 B per unknown with hypre on 1 / 2 ranks, 438 / 730
+#: with GAMG; about 12 % margin on the larger.
 BYTES_PER_VOXEL = 16
-BYTES_PER_UNKNOWN = 520
+BYTES_PER_UNKNOWN = {"hypre": 420, "gamg": 820}
 
 PRECONDITIONERS = ("auto", "hypre", "gamg")
 
@@ -294,24 +295,21 @@ class Slab:
         ``(from below, from above)`` (None at the ends of the volume unless ``wrap``)."""
         below = self.rank - 1 if self.rank > 0 else (self.size - 1 if wrap else None)
         above = self.rank + 1 if self.rank < self.size - 1 else (0 if wrap else None)
-        comm = self.comm
-        from_above = from_below = None
-        # two shifts, each a sendrecv along the ring (a rank at an open end only sends or receives)
         if self.size == 1:
             return (last if wrap else None), (first if wrap else None)
-        if above is not None and below is not None:
-            from_below = comm.sendrecv(last, dest=above, source=below)
-        elif above is not None:
-            comm.send(last, dest=above)
-        elif below is not None:
-            from_below = comm.recv(source=below)
-        if above is not None and below is not None:
-            from_above = comm.sendrecv(first, dest=below, source=above)
-        elif below is not None:
-            comm.send(first, dest=below)
-        elif above is not None:
-            from_above = comm.recv(source=above)
-        return from_below, from_above
+        # two shifts along the ring of ranks: last planes up, first planes down
+        return _shift(self.comm, last, above, below), _shift(self.comm, first, below, above)
+
+
+def _shift(comm, payload, dest: int | None, source: int | None):
+    """Send ``payload`` to ``dest`` and return what ``source`` sends (a rank at an open end only sends or receives)."""
+    if dest is not None and source is not None:
+        return comm.sendrecv(payload, dest=dest, source=source)
+    if dest is not None:
+        comm.send(payload, dest=dest)
+    elif source is not None:
+        return comm.recv(source=source)
+    return None
 
 
 def _wraps_axis0(periodic: bool, axis: int, n0: int) -> bool:
@@ -375,12 +373,12 @@ def _labels_with_ghosts(array: np.ndarray, slab: Slab, wrap: bool):
     return np.concatenate(parts, axis=0), int(below is not None)
 
 
-def _check_fits(comm, slab_voxels: int, unknowns: int) -> None:
+def _check_fits(comm, slab_voxels: int, unknowns: int, preconditioner: str) -> None:
     """Refuse (on every rank) when the ranks sharing a machine would need more than it has."""
     from mpi4py import MPI
 
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
-    need = node.allreduce(slab_voxels * BYTES_PER_VOXEL + unknowns * BYTES_PER_UNKNOWN)
+    need = node.allreduce(slab_voxels * BYTES_PER_VOXEL + unknowns * BYTES_PER_UNKNOWN[preconditioner])
     ranks_here = node.Get_size()
     node.Free()
     free = available_memory_bytes()
@@ -461,7 +459,7 @@ def solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, sol
             records.append(AxisSolve(axis, 0, 0.0, seconds=time.perf_counter() - t0, ranks=slab.size,
                                      fields=fields))
             continue
-        collective(comm, _check_fits, comm, keep.size, n_here)
+        collective(comm, _check_fits, comm, keep.size, n_here, solver.resolved_preconditioner(PETSc))
         record = _solve_axis(PETSc, slab, micro, template, axis, keep, n_here, unknowns,
                              solver, rtol=rtol, periodic=periodic, return_fields=return_fields)
         if not record.converged:

@@ -151,14 +151,6 @@ def _row_blocks(n: int, rows_per_block: int, workers: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _tree_sum(parts: list, pool) -> sp.csr_matrix:
-    """Sum sparse matrices pairwise, each round's additions in parallel."""
-    while len(parts) > 1:
-        pairs = [parts[i : i + 2] for i in range(0, len(parts), 2)]
-        parts = list(pool.map(lambda pair: pair[0] + pair[1] if len(pair) == 2 else pair[0], pairs))
-    return parts[0]
-
-
 def smoothed_aggregation(
     matrix,
     *,
@@ -180,9 +172,11 @@ def smoothed_aggregation(
     P^T A P. Everything stays CSR (pyamg keeps 1x1-block BSR, whose
     products are several times slower in SciPy).
 
-    The sparse products run over blocks of ``rows_per_block`` fine rows, on
-    ``workers`` threads (SciPy's sparse kernels release the GIL), so A P is never
-    held whole: P^T A P = sum_b P_b^T (A_b P).
+    The sparse products run over blocks of rows, on ``workers`` threads (SciPy's
+    sparse kernels release the GIL): the smoothed prolongator by blocks of
+    ``rows_per_block`` fine rows, the coarse operator by the matching blocks of coarse
+    rows, R_I (A P) = (R_I A) P, which are disjoint and simply stacked (no partial
+    sums of the coarse size per block to add up).
 
     References
     ----------
@@ -221,14 +215,17 @@ def smoothed_aggregation(
             prolongator = sp.vstack(list(pool.map(smoothed, blocks)), format="csr")
             del tentative, weights
 
-            def galerkin(block: slice, A=A, prolongator=prolongator) -> sp.csr_matrix:
-                return (prolongator[block].T @ (A[block] @ prolongator)).tocsr()
+            restriction = prolongator.T.tocsr()
+            coarse_blocks = _row_blocks(
+                restriction.shape[0], max(1, rows_per_block * restriction.shape[0] // A.shape[0]), max(1, workers)
+            )
 
-            parts = list(pool.map(galerkin, blocks))
-            levels.append(Level(A, prolongator.T.tocsr()))
-            del prolongator
-            A = _tree_sum(parts, pool).tocsr()
-            del parts
+            def galerkin(block: slice, A=A, prolongator=prolongator, restriction=restriction) -> sp.csr_matrix:
+                return ((restriction[block] @ A) @ prolongator).tocsr()
+
+            levels.append(Level(A, restriction))
+            A = sp.vstack(list(pool.map(galerkin, coarse_blocks)), format="csr")
+            del prolongator, restriction
     dense = A.toarray().astype(np.float64)
     try:
         factor = ("cholesky", scipy.linalg.cho_factor(dense))
