@@ -321,3 +321,18 @@ def test_assembly_matches_a_voxel_by_voxel_reference(axis, periodic):
     expected, rhs = _reference_matrix(labels, grains, sigma, ANISOTROPIC, {2: 3e-7}, {(1, 2): 1e-7}, axis, periodic)
     np.testing.assert_allclose(system.matrix.toarray(), expected, rtol=1e-12, atol=1e-20)
     np.testing.assert_allclose(system.rhs, rhs, rtol=1e-12)
+
+
+def test_face_potentials_without_a_volume_sized_array():
+    from microsim.transport.effective import _face_potential
+    from microsim.transport.network import _axis_slices
+
+    rng = np.random.default_rng(0)
+    keep = rng.random((7, 5, 6)) < 0.6
+    x = rng.random(int(keep.sum()))
+    full = np.zeros(keep.shape)
+    full[keep] = x
+    for axis in range(3):
+        for side in (0, -1):
+            face = _axis_slices(axis, 0, 1) if side == 0 else _axis_slices(axis, -1, None)
+            assert np.array_equal(_face_potential(keep, x, axis, side), full[face])

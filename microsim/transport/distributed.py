@@ -122,7 +122,7 @@ def mpi_ranks() -> tuple[int, int]:
 
 def launched_rank() -> int:
     """This process's rank as the MPI launcher announced it (0 when not under mpiexec/srun)."""
-    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"):
+    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"):
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])
     return 0
@@ -411,7 +411,7 @@ def solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, sol
     template = collective(comm, rules)
 
     def components():
-        conducting = template.conductivity[micro.labels[z0:z1]] > 0
+        conducting = (template.conductivity > 0)[micro.labels[z0:z1]]
         structure = ndimage.generate_binary_structure(3, 1)
         comp, count = ndimage.label(conducting, structure=structure, output=np.int32)
         return comp, int(count), int(np.count_nonzero(conducting))

@@ -40,11 +40,12 @@ from microsim.transport.solvers import get_solver, require_converged
 
 log = logging.getLogger(__name__)
 
-#: Peak memory model of one solve [bytes]: per voxel of the box (labels, conductivity,
-#: components, index) and per unknown (matrix, float32 hierarchy, CG vectors); fitted
-#: with margin to the peaks measured in benchmarks/RESULTS.md.
+#: Peak memory model of one solve [bytes]: per voxel of the box (labels, components,
+#: masks, index) and per unknown (matrix, float32 hierarchy, CG vectors); fitted with
+#: ~10 % margin to the peaks of whole analyze commands in benchmarks/RESULTS.md
+#: (memory block: 202 B per unknown over 25 B per voxel at 512^3, 225 at 256^3).
 BYTES_PER_VOXEL = 25
-BYTES_PER_UNKNOWN = 290
+BYTES_PER_UNKNOWN = 250
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -219,17 +220,44 @@ def _linear_guess(system: LinearSystem) -> np.ndarray:
     return np.broadcast_to(profile, system.keep.shape)[system.keep]
 
 
+def _face_potential(keep: np.ndarray, x: np.ndarray, axis: int, side: int) -> np.ndarray:
+    """Potential on the face ``side`` (0 or -1) of ``axis``, shaped as that face's slice of
+    the volume (0 off ``keep``); ``x`` is numbered in C order over ``keep``. Works a plane
+    of axis 0 at a time, so nothing of the volume's size is allocated."""
+    shape = list(keep.shape)
+    shape[axis] = 1
+    values = np.zeros(shape)
+    last = keep.shape[0] - 1
+    start = 0
+    for z in range(keep.shape[0]):
+        plane = keep[z]
+        count = int(np.count_nonzero(plane))
+        if axis != 0 or z == (0 if side == 0 else last):
+            phi = np.zeros(plane.shape)
+            phi[plane] = x[start:start + count]  # C order inside the plane is x's order
+            values[0 if axis == 0 else z] = phi if axis == 0 else np.take(phi, [side], axis=axis - 1)
+        start += count
+    return values
+
+
 def _currents_and_fields(
     network: ConductanceNetwork, system: LinearSystem, x: np.ndarray, want_fields: bool
 ) -> tuple[float, float, TransportFields | None]:
-    """Inlet/outlet currents [A] and, on request, the potential and current-density fields."""
+    """Inlet/outlet currents [A] and, on request, the potential and current-density fields.
+
+    Without fields only the two faces' potentials are looked up (no volume-sized array).
+    """
     axis, keep = system.axis, system.keep
-    potential = np.zeros(keep.shape)
-    potential[keep] = x
     face_in, g_in = network.boundary_conductance(axis, 0)
     face_out, g_out = network.boundary_conductance(axis, -1)
-    flux_in = np.where(keep[face_in], g_in * (1.0 - potential[face_in]), 0.0)
-    flux_out = np.where(keep[face_out], g_out * potential[face_out], 0.0)
+    if want_fields:
+        potential = np.zeros(keep.shape)
+        potential[keep] = x
+        phi_in, phi_out = potential[face_in], potential[face_out]
+    else:
+        phi_in, phi_out = (_face_potential(keep, x, axis, side) for side in (0, -1))
+    flux_in = np.where(keep[face_in], g_in * (1.0 - phi_in), 0.0)
+    flux_out = np.where(keep[face_out], g_out * phi_out, 0.0)
     current_in, current_out = float(flux_in.sum()), float(flux_out.sum())
     if not want_fields:
         return current_in, current_out, None

@@ -370,7 +370,9 @@ def build_network(
         pairs[(a, b)] = pairs[(b, a)] = value
 
     structure = ndimage.generate_binary_structure(3, 1)
-    components, n_components = ndimage.label(table[micro.labels] > 0, structure=structure, output=np.int32)
+    conducting = (table > 0)[micro.labels]  # a boolean lookup: no float64 copy of the volume
+    components, n_components = ndimage.label(conducting, structure=structure, output=np.int32)
+    del conducting
     return ConductanceNetwork(
         conductivity=table,
         voxel_size=micro.voxel_size,
