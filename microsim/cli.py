@@ -113,7 +113,7 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
                         help="preconditioner of the petsc backend: hypre BoomerAMG, PETSc GAMG, or hypre where "
                              "available (default)")
     parser.add_argument("--rtol", type=float, default=1e-6,
-                        help="relative residual tolerance of CG (default 1e-6: sigma_eff to ~1e-5)")
+                        help="relative residual tolerance of CG (default 1e-6: sigma_eff to ~1e-8)")
     parser.add_argument("--json", metavar="PATH|-", help="write the JSON report to PATH, or to stdout with -")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--allow-nonpercolating", action="store_true",
@@ -330,6 +330,11 @@ def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None
             raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
     jobs = _transport_jobs(micro, args)
     solver, rank = _solver(args), 0
+    if args.backend == "pyamg":  # a volume too large is refused now, not after the morphology
+        from microsim.transport.effective import check_fits
+
+        for job in jobs:
+            check_fits(micro, job)
     if args.backend == "petsc":
         from microsim.transport.distributed import mpi_ranks
 

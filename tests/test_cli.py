@@ -431,3 +431,14 @@ def test_asr_contract(tmp_path, capsys):
     np.save(path, broken)
     assert main(argv[:-2] + ["--force"]) == 1
     assert "does not touch the current-collector" in capsys.readouterr().err
+
+
+def test_a_volume_too_big_is_refused_before_the_morphology(volume_tif, monkeypatch, capsys):
+    import microsim.transport.effective as effective
+
+    monkeypatch.setattr(effective, "available_memory_bytes", lambda: 1000)
+    assert main(["analyze", str(volume_tif), "--sigma", "LLZO=1S/m"]) == 1
+    err = capsys.readouterr().err
+    assert "measuring the morphology" not in err
+    errors = [line for line in err.splitlines() if line.startswith("microsim: error")]
+    assert len(errors) == 1 and "--backend petsc" in errors[0] and "GiB are available" in errors[0]

@@ -211,6 +211,15 @@ def check_memory(n_voxels: int, n_conducting: int) -> None:
         )
 
 
+def check_fits(micro: Microstructure, conductivities) -> None:
+    """:func:`check_memory` for an in-process solve of ``conductivities`` on ``micro`` (the
+    conducting voxels taken from the volume fractions), before anything is allocated."""
+    table = check_conductivities(micro, conductivities)
+    fractions = micro.volume_fractions()
+    eps = sum(fractions[name] for name, sigma in table.items() if sigma > 0)
+    check_memory(micro.labels.size, int(round(eps * micro.labels.size)))
+
+
 def _linear_guess(system: LinearSystem) -> np.ndarray:
     """phi = 1 - (k + 1/2)/n along the transport axis: the exact answer for a uniform slab."""
     n = system.keep.shape[system.axis]
@@ -319,8 +328,9 @@ def solve_transport(
         call it on every rank with the same arguments.
     rtol : float
         Relative residual tolerance of iterative solvers. The default 1e-6 gave
-        sigma_eff within 2e-5 of the converged value on a tau = 10.5 volume (128^3,
-        38 % spheres); 1e-8 gives ~3e-8 at about 1.5x the solve time.
+        sigma_eff within 5e-9 of the converged value on a tau = 11 volume (96^3, 38 %
+        spheres; sigma_eff is the dissipation, whose error is quadratic in the
+        solver's); 1e-5 gives ~7e-7 and 1e-4 ~6e-5.
     return_fields : bool
         Attach potential and current-density fields to each result.
 
@@ -373,7 +383,7 @@ def solve_transport(
         axis_solves = solve_axes(micro, table, axis_list, solve, rtol=rtol, return_fields=return_fields,
                                  what=phase_name, **problem)
     else:
-        check_memory(micro.labels.size, int(round(eps * micro.labels.size)))
+        check_fits(micro, table)
         axis_solves = _solve_axes(micro, table, axis_list, solve, rtol=rtol, return_fields=return_fields,
                                   what=phase_name, **problem)
     results = []
@@ -453,9 +463,9 @@ def dissipation(x_a_x: float, b_x: float, b_sum: float) -> float:
         P(x) = I + (x - x*)^T A (x - x*),
 
     an upper bound whose error is quadratic in the solver's error: with CG at a relative
-    residual of 1e-6, sigma_eff = P L / A is exact to about 1e-10, where the face
-    current (linear in the error) is good to ~1e-5. So backends with different
-    preconditioners report the same sigma_eff to 1e-6 at the default tolerance.
+    residual of 1e-6, sigma_eff = P L / A is exact to ~5e-9 where the face current
+    (linear in the error) is off by 2-4e-5 (96^3, tau = 11). So backends with
+    different preconditioners report the same sigma_eff to ~1e-8 at the default tolerance.
     """
     return x_a_x - 2.0 * b_x + b_sum
 
