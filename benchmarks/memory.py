@@ -84,11 +84,12 @@ def main(argv=None) -> int:
     lines = [
         "# Peak memory of whole `analyze` and `run` commands",
         "",
-        "Command: `python benchmarks/memory.py " + " ".join(argv if argv is not None else sys.argv[1:]) + "`  ",
+        "Command: `" + " ".join(["python benchmarks/memory.py", *(argv if argv is not None else sys.argv[1:])]) + "`  ",
         f"Python {sys.version.split()[0]}, numpy {np.__version__}, scipy {scipy.__version__}; LLZO (ε ≈ 0.40) of the "
         "three-phase sphere volume, read from an uncompressed labelled TIFF; peak = maximum resident set size of "
-        "the `microsim` process; estimate = the solve's memory model that refuses a volume before the "
-        f"solve ({BYTES_PER_VOXEL} B per voxel + {BYTES_PER_UNKNOWN} B per unknown).",
+        "the `microsim` process, interpreter and libraries included (about 0.12 GiB, what a 64³ run peaks at); "
+        "estimate = the solve's memory model, which refuses a volume before the solve when it exceeds the memory "
+        f"available ({BYTES_PER_VOXEL} B per voxel + {BYTES_PER_UNKNOWN} B per unknown).",
         "",
         "| volume | voxels | command | wall [s] | peak [GiB] | peak [B/voxel] | estimate [GiB] |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
