@@ -146,7 +146,7 @@ def test_slab_factors_add_up_in_series_to_the_whole_volume(random_three_phase):
 
 def test_slab_factors_follow_a_step_in_channel_area():
     # channels of 1/2 then 1/4 of the section: far from the step the slabs are ideal
-    # (0.5, 0.25, to the single-precision potential field: 1e-6); the slabs next to it also carry the constriction
+    # (0.5, 0.25, to the CG tolerance); the slabs next to it also carry the constriction
     # resistance of the step, a fixed extra resistance: doubling the slab thickness must
     # leave L (1/f - 1/f_ideal) unchanged (measured 2.26 in either slab size, to 1 %)
     extra = []
@@ -154,7 +154,7 @@ def test_slab_factors_follow_a_step_in_channel_area():
         micro, bounds = channels([0.5, 0.5, 0.25, 0.25], shape=(n, 12, 12))
         (r,) = solve_transport(micro, {"LLZO": 1.0}, axes=0, return_fields=True, rtol=1e-10)
         factors = slab_conductivity_factors(r, micro, bounds)
-        assert factors[[0, 3]] == pytest.approx([0.5, 0.25], rel=1e-6)
+        assert factors[[0, 3]] == pytest.approx([0.5, 0.25], rel=1e-8)
         assert factors[1] < 0.5 and factors[2] < 0.25
         length = n // 4
         extra.append(length * (1 / factors[1] - 2) + length * (1 / factors[2] - 4))

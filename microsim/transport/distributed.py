@@ -454,8 +454,8 @@ def solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, sol
         if unknowns == 0:
             fields = None
             if return_fields and slab.rank == 0:
-                fields = TransportFields(np.zeros(micro.shape, np.float32),
-                                         np.zeros(micro.shape + (3,), np.float32), np.zeros(micro.shape, bool))
+                fields = TransportFields(np.zeros(micro.shape), np.zeros(micro.shape + (3,), np.float32),
+                                         np.zeros(micro.shape, bool))
             records.append(AxisSolve(axis, 0, 0.0, seconds=time.perf_counter() - t0, ranks=slab.size,
                                      fields=fields))
             continue
