@@ -19,8 +19,9 @@ faces are periodic):
 3. **Solve**: conjugate gradients (unpreconditioned residual norm, the same
    ||b - A x|| <= rtol ||b|| test as the pyamg backend) preconditioned by hypre
    BoomerAMG when PETSc has hypre, else PETSc's own smoothed-aggregation GAMG.
-4. **Result**: the face currents summed over ranks; every rank returns the same
-   numbers. Fields (``return_fields``) are gathered on rank 0 only.
+4. **Result**: the dissipation (from which sigma_eff comes) and the face currents,
+   reduced over the ranks; every rank returns the same numbers. Fields
+   (``return_fields``) are gathered on rank 0 only.
 
 Errors raised inside a collective step are shared: every rank raises the same one,
 so a bad input or a failed rank ends every process instead of leaving the others
