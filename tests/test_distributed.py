@@ -171,3 +171,22 @@ def test_backend_options_that_do_not_go_together(tmp_path, capsys, options, matc
     assert main(["analyze", str(labels), "--voxel-size", "1um", *options]) == 1
     assert match in capsys.readouterr().err
 
+
+
+def test_run_with_fields_on_two_ranks_writes_one_vti_like_the_default(petsc, volume, tmp_path):
+    import pyvista as pv
+
+    common = ["--sigma", "LLZO=1e-3S/cm", "--no-morphology", "--axis", "all"]
+    assert main(["-q", "run", str(volume), *common, "--vti", str(tmp_path / "a.vti")]) == 0
+    run = mpiexec(2, MICROSIM, "-q", "run", volume, *common, "--vti", tmp_path / "b.vti", "--backend", "petsc",
+                  "--json", tmp_path / "b.json")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vti", "b.json", "b.vti"]  # no spill, no second file
+    a, b = pv.read(tmp_path / "a.vti"), pv.read(tmp_path / "b.vti")
+    assert sorted(a.cell_data.keys()) == sorted(b.cell_data.keys())
+    for axis in range(3):
+        potential = f"potential_LLZO_axis{axis}"
+        assert np.abs(a.cell_data[potential] - b.cell_data[potential]).max() < 1e-4  # solver tolerance, V
+        density = a.cell_data[f"current_density_LLZO_axis{axis}"]
+        scale = np.abs(density).max()
+        assert np.abs(density - b.cell_data[f"current_density_LLZO_axis{axis}"]).max() < 1e-3 * scale
