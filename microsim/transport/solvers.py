@@ -92,8 +92,10 @@ def conjugate_gradient(
         alpha = rz / float(p @ q)
         x += alpha * p
         r -= alpha * q
+        del q  # the vectors of the last iteration go before the next ones are made (peak memory)
         if float(np.linalg.norm(r)) <= target:
             return x, iteration, True
+        del z
         z = preconditioner(r)
         rz_new = float(r @ z)
         p *= rz_new / rz
