@@ -911,7 +911,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "cell": _cell, "cell-study": _cell_study, "study": _study, "rev": _rev, "demo": _demo}
         return handlers[args.command](args)
     except MicrosimError as exc:
-        _error(str(exc), quiet_rank, shared=getattr(exc, "shared_by_ranks", False))
+        # bad input is met alike by every rank; other errors (a file, memory) may be one rank's own
+        _error(str(exc), quiet_rank, shared=getattr(exc, "shared_by_ranks", False) or isinstance(exc, InvalidInputError))
         return 1
     except MemoryError:
         _error("out of memory; crop or downsample the volume, or spread it over machines with --backend petsc",

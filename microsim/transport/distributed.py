@@ -149,6 +149,13 @@ class RankFailure(MicrosimError, RuntimeError):
     """Another MPI rank failed in a collective step; the message names it and its error."""
 
 
+def on_every_rank(error: MicrosimError) -> MicrosimError:
+    """Mark an error that every rank raises alike (from numbers they all share): the CLI
+    prints it once, from rank 0, instead of aborting the job."""
+    error.shared_by_ranks = True
+    return error
+
+
 def collective(comm, step: Callable, *args, **kwargs):
     """Run ``step`` on every rank, then share failures: if any rank raised, every rank raises.
 
@@ -165,13 +172,10 @@ def collective(comm, step: Callable, *args, **kwargs):
         if item is None:
             continue
         if failure is not None and isinstance(failure, MicrosimError) and item[2]:
-            failure.shared_by_ranks = True  # every rank raises: the CLI prints it once, from rank 0
-            raise failure  # the same kind of error on this rank: keep its class and message
+            raise on_every_rank(failure)  # the same kind of error on this rank: keep its class and message
         kind, message, ours = item
         prefix = "" if comm.Get_size() == 1 else f"rank {rank}: "
-        error = RankFailure(f"{prefix}{message}" if ours else f"{prefix}{kind}: {message}")
-        error.shared_by_ranks = True
-        raise error from failure
+        raise on_every_rank(RankFailure(f"{prefix}{message}" if ours else f"{prefix}{kind}: {message}")) from failure
     return value
 
 
@@ -464,10 +468,10 @@ def solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, sol
         record = _solve_axis(PETSc, slab, micro, template, axis, keep, n_here, unknowns,
                              solver, rtol=rtol, periodic=periodic, return_fields=return_fields)
         if not record.converged:
-            raise ConvergenceError(
+            raise on_every_rank(ConvergenceError(
                 f"{what} along axis {axis}: CG stopped after {record.iterations} iterations at relative residual "
                 f"{record.residual:.2e} > rtol {rtol:.1e}"
-            )
+            ))
         log.info("axis %d: %d unknowns on %d ranks, %d iterations, residual %.1e, assembly %.2f s, setup %.2f s, "
                  "solve %.2f s", axis, unknowns, slab.size, record.iterations, record.residual,
                  record.assembly_seconds, record.setup_seconds, record.solve_seconds)
@@ -484,8 +488,8 @@ def _solve_axis(PETSc, slab: Slab, micro: Microstructure, template: ConductanceN
     started = time.perf_counter()
     int_type = np.dtype(PETSc.IntType)
     if unknowns >= np.iinfo(int_type).max:
-        raise ResourceError(f"{unknowns} unknowns need a PETSc built with --with-64-bit-indices "
-                            f"(this one has {int_type.itemsize * 8}-bit indices)")
+        raise on_every_rank(ResourceError(f"{unknowns} unknowns need a PETSc built with --with-64-bit-indices "
+                                          f"(this one has {int_type.itemsize * 8}-bit indices)"))
     start = comm.exscan(n_here) or 0  # rank 0 gets None
     index = np.full(keep.shape, -1, dtype=int_type)
     index[keep] = np.arange(start, start + n_here, dtype=int_type)
