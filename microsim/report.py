@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,8 +26,6 @@ from microsim.transport import TransportResult
 def software_versions() -> dict[str, str]:
     """Versions of microsim and the packages its numbers depend on."""
     from importlib import metadata
-
-    import sys
 
     versions = {"python": platform.python_version()}
     for package in ("microsim", "numpy", "scipy", "pyamg"):

@@ -62,7 +62,7 @@ def slab_conductivity_factors(result, micro: Microstructure, bounds: np.ndarray)
         return np.zeros(len(bounds) - 1)
     phi, keep = result.fields.potential, result.fields.connected
     counts = keep.sum(axis=(1, 2))
-    plane = phi.sum(axis=(1, 2), dtype=np.float64) / np.maximum(counts, 1)
+    plane = phi.sum(axis=(1, 2)) / np.maximum(counts, 1)
     # potential at each slab face: the Dirichlet values at the box faces, the mean of
     # the two planes next to an inner face
     faces = np.array([1.0] + [0.5 * (plane[s - 1] + plane[s]) for s in bounds[1:-1]] + [0.0])
