@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     import scipy
 
     from microsim.generate import generate
-    from microsim.microstructure import save_microstructure
-    from microsim.transport.effective import BYTES_PER_UNKNOWN, BYTES_PER_VOXEL
+    from microsim.export import save_microstructure
+    from microsim.transport.axis_solve import BYTES_PER_UNKNOWN, BYTES_PER_VOXEL
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

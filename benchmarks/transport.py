@@ -66,7 +66,7 @@ def child_microsim(path: str, phase: str, axis: int) -> dict:
 
     from microsim import Microstructure
     from microsim.transport import AMGSolver
-    from microsim.transport.effective import _linear_guess
+    from microsim.transport.axis_solve import linear_guess as _linear_guess
     from microsim.transport.network import build_network
 
     base = _rss_mb()

@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from microsim.io import write_csv
+from microsim.export import write_csv
 from microsim.design.optimise import optimise
 from microsim.design.runner import run_point
 from microsim.design.study import DesignPoint

@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 from microsim import Microstructure
-from microsim.io import write_csv
+from microsim.export import write_csv
 from microsim.design.rev import representative_volume
-from microsim.io import read_volume
+from microsim.reading import read_volume
 from microsim.segment import segment
 
 CROP = Path(__file__).resolve().parents[1] / "data" / "nrel_nmc1cal_gray_75.tif"

@@ -18,8 +18,10 @@ from microsim.errors import (
     UnitError,
 )
 from microsim.generate import Gradient, LogNormal
-from microsim.microstructure import DEFAULT_PHASES, Microstructure, load_microstructure, save_microstructure
+from microsim.export.labels import save_microstructure
+from microsim.microstructure import DEFAULT_PHASES, Microstructure
 from microsim.morphology import Morphology, measure_morphology
+from microsim.reading import load_microstructure
 from microsim.transport import (
     TransportResult,
     effective_conductivity,

@@ -1,43 +1,29 @@
-"""The ``microsim`` command: thin wrappers that parse, call the API and write files.
+"""The ``microsim`` command: it parses, calls the library, prints.
 
-Every user error ends in one line on stderr and exit status 1; never a traceback.
+Every value is parsed once, here, by argparse ``type=`` functions built on
+:mod:`microsim.units`, so the handlers get SI numbers and checked tables; the work is
+done by :mod:`microsim.pipeline` (``run``, ``analyze``, ``asr``, ``cell``, ``demo``)
+and the design and cell-study modules. Every user error ends in one line on stderr
+and exit status 1; never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
 import logging
+import math
 import sys
-import time
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from microsim.errors import InvalidInputError, MicrosimError, OutputExistsError, PercolationWarning
-from microsim.microstructure import Microstructure, load_microstructure, save_microstructure
-from microsim.units import (
-    parse_area_resistance,
-    parse_conductivity,
-    parse_current_density,
-    parse_length,
-    parse_voxel_size,
-)
+from microsim import units
+from microsim.errors import InvalidInputError, MicrosimError
 
 log = logging.getLogger("microsim")
 
-#: The demo: ``microsim run`` on the bundled real X-ray CT crop of a calendered NMC
-#: electrode (NREL, MIT licence; see data/README.md), segmented into pore / carbon-binder
-#: / NMC. Its parent scan is reported at 398 nm voxels. Ionic tortuosity through the
-#: (electrolyte-filled) pores and electronic conduction through the NMC.
-DEMO = {
-    "file": "nrel_nmc1cal_gray_75.tif",
-    "classes": "pore,CBD,NMC",
-    "voxel_size": "0.398um",
-    "sigma": ["pore=1S/m", "NMC=4.54e-2S/cm"],
-    "min_size": "8",
-}
+#: the largest voxel edge and conductivity microsim takes (a value past them is a typo)
+VOXEL_RANGE_M = (1e-10, 1e-2)
+CONDUCTIVITY_RANGE_S_PER_M = (1e-20, 1e10)
 
 
 class UsageError(InvalidInputError):
@@ -49,77 +35,230 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-def _phase_table(text: str) -> dict[str, int]:
-    table: dict[str, int] = {}
-    for item in text.split(","):
-        label, sep, name = item.partition("=")
-        if not sep or not label.strip().isdigit() or not name.strip():
-            raise InvalidInputError(f"--phases expects LABEL=NAME pairs like 0=pore,1=CAM,2=LLZO, got {text!r}")
-        table[name.strip()] = int(label)
-    return table
+# -- argparse types: text -> checked SI value ------------------------------------------
+def _type(parse: Callable[[str], object], name: str) -> Callable[[str], object]:
+    """An argparse type whose error message is the parser's own line."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except MicrosimError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = name
+    return convert
 
 
-def _name_value(text: str, option: str, parse) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise InvalidInputError(f"{option} expects PHASE=VALUE, got {text!r}")
-    return name.strip(), parse(value)
+def _in_range(value: float, bounds: tuple[float, float], what: str, text: str, unit: str) -> float:
+    lo, hi = bounds
+    if value != 0 and not lo <= value <= hi:
+        raise InvalidInputError(f"{what} {text!r} is outside the range microsim takes ({lo:g} to {hi:g} {unit})")
+    return value
+
+
+def _voxel_size(text: str) -> tuple[float, float, float]:
+    sizes = units.parse_voxel_size(text)
+    for s in sizes:
+        _in_range(s, VOXEL_RANGE_M, "voxel size", text, "m")
+    return sizes
+
+
+def _conductivity(text: str) -> float:
+    return _in_range(units.parse_conductivity(text), CONDUCTIVITY_RANGE_S_PER_M, "conductivity", text, "S/m")
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise InvalidInputError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _integer(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise InvalidInputError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise InvalidInputError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+    return _type(parse, f"integer >= {minimum}")
+
+
+def _unit_interval(text: str) -> float:
+    value = _number(text)
+    if not 0 < value < 1:
+        raise InvalidInputError(f"expected a number in (0, 1), got {text!r}")
+    return value
 
 
 def _axes(text: str):
     if text == "all":
         return "all"
     if text in ("0", "1", "2"):
-        return (int(text),)
-    raise InvalidInputError(f"--axis must be 0, 1, 2 or all, got {text!r}")
+        return int(text)
+    raise InvalidInputError(f"the axis must be 0, 1, 2 or all, got {text!r}")
 
 
-def _add_import_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--voxel-size", help="voxel size with unit: 0.4um or 10nm,10nm,20nm (axis 0,1,2); "
-                                             "overrides the file's metadata")
-    parser.add_argument("--crop", metavar="Z0:Z1,Y0:Y1,X0:X1", help="region of interest in voxels, e.g. 0:100,,20:")
-    parser.add_argument("--downsample", type=int, default=1, metavar="K", help="integer downsampling factor")
+def _phase_table(text: str) -> dict[str, int]:
+    table: dict[str, int] = {}
+    for item in text.split(","):
+        label, sep, name = item.partition("=")
+        label, name = label.strip(), name.strip()
+        if not sep or not label.isdigit() or not name:
+            raise InvalidInputError(f"--phases expects LABEL=NAME pairs like 0=pore,1=CAM,2=LLZO, got {text!r}")
+        if name in table:
+            raise InvalidInputError(f"--phases names {name} twice (labels {table[name]} and {label})")
+        if int(label) in table.values():
+            raise InvalidInputError(f"--phases gives label {label} twice")
+        table[name] = int(label)
+    return table
 
 
-def _add_segment_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument("--classes", required=required, metavar="DARK,...,BRIGHT",
+def _crop(text: str):
+    from microsim.reading import check_crop, parse_crop
+
+    return check_crop(parse_crop(text))
+
+
+def _thresholds(text: str) -> tuple[float, ...]:
+    return tuple(_number(t) for t in text.split(","))
+
+
+def _classes(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(","))
+    if len(names) < 2 or not all(names):
+        raise InvalidInputError(f"--classes expects two or more names, dark to bright, e.g. pore,CBD,NMC; got {text!r}")
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"--classes names a class twice: {text!r}")
+    return names
+
+
+def _split_pairs(text: str, parse: Callable[[str], object], option: str) -> list[tuple[str, object]]:
+    """NAME=VALUE[,NAME=VALUE...] -> [(name, value)]."""
+    out = []
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInputError(f"{option} expects NAME=VALUE, got {text!r}")
+        out.append((name.strip(), parse(value.strip())))
+    return out
+
+
+def _pairs(parse: Callable[[str], object], option: str) -> Callable[[str], list[tuple[str, object]]]:
+    """The argparse type of NAME=VALUE lists; merged (duplicates refused) by _Merge."""
+    return _type(lambda text: _split_pairs(text, parse, option), option)
+
+
+class _Merge(argparse.Action):
+    """Collect NAME=VALUE pairs of a repeatable option into one dict; a name given twice is an error."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        table = dict(getattr(namespace, self.dest) or {})
+        for name, value in values:
+            if name in table:
+                parser.error(f"{option_string} gives {name} twice")
+            table[name] = value
+        setattr(namespace, self.dest, table)
+
+
+def _merged(parser, *flags, parse, metavar, help, option=None, **kw):
+    parser.add_argument(*flags, type=_pairs(parse, option or flags[0]), action=_Merge, default={}, metavar=metavar,
+                        help=help, **kw)
+
+
+def _length(text):
+    return units.parse_length(text)
+
+
+LENGTH = _type(_length, "length")
+VOXEL = _type(_voxel_size, "voxel size")
+CONDUCTIVITY = _type(_conductivity, "conductivity")
+AREA_RESISTANCE = _type(units.parse_area_resistance, "area resistance")
+CURRENT = _type(units.parse_current_density, "current density")
+NUMBER = _type(_number, "number")
+FRACTION = _type(_unit_interval, "number in (0, 1)")
+AXES = _type(_axes, "axis")
+PHASES = _type(_phase_table, "phase table")
+CROP = _type(_crop, "crop")
+THRESHOLDS = _type(_thresholds, "thresholds")
+CLASSES = _type(_classes, "classes")
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise InvalidInputError("expected a path, got an empty string")
+    return text
+
+
+PATH = _type(_nonempty, "path")
+
+
+# -- the parser -------------------------------------------------------------------------
+def _add_import_options(parser) -> None:
+    parser.add_argument("--voxel-size", type=VOXEL, help="voxel size with unit: 0.4um or 10nm,10nm,20nm (axis 0,1,2); "
+                                                         "overrides the file's metadata (before --downsample)")
+    parser.add_argument("--crop", type=CROP, metavar="Z0:Z1,Y0:Y1,X0:X1",
+                        help="region of interest in voxels, e.g. 0:100,,20: (inside the volume)")
+    parser.add_argument("--downsample", type=_integer(1), default=1, metavar="K",
+                        help="integer downsampling factor (the voxel size grows by K)")
+
+
+def _add_segment_options(parser, *, required: bool) -> None:
+    parser.add_argument("--classes", type=CLASSES, required=required, metavar="DARK,...,BRIGHT",
                         help="phase names in grey order, dark to bright, e.g. pore,CBD,NMC")
     parser.add_argument("--denoise", choices=["none", "median", "gaussian", "nlm"], default="none",
                         help="denoising before thresholding (default none)")
-    parser.add_argument("--thresholds", metavar="T1,T2,...",
+    parser.add_argument("--thresholds", type=THRESHOLDS, metavar="T1,T2,...",
                         help="manual grey-value thresholds instead of multi-Otsu")
-    parser.add_argument("--min-size", type=int, default=0, metavar="N",
+    parser.add_argument("--min-size", type=_integer(0), default=0, metavar="N",
                         help="merge isolated specks smaller than N voxels into their surroundings")
 
 
-def _add_transport_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sigma", action="append", default=[], metavar="PHASE=VALUE",
-                        help="bulk conductivity with unit, e.g. LLZO=8e-4S/cm (repeatable); "
-                             "default: each named non-pore phase alone at 1 S/m")
+def _add_transport_options(parser) -> None:
+    _merged(parser, "--sigma", parse=_conductivity, metavar="PHASE=VALUE",
+            help="bulk conductivity with unit, e.g. LLZO=8e-4S/cm (repeatable); default: each named non-pore phase "
+                 "alone at 1 S/m (with --cell: the set's values)")
     parser.add_argument("--combined", action="store_true",
                         help="solve the --sigma phases together as one multi-phase conductor")
-    parser.add_argument("--axis", default="all", help="transport axis 0, 1, 2 or all (default all)")
+    parser.add_argument("--axis", type=AXES, default="all", help="transport axis 0, 1, 2 or all (default all)")
     parser.add_argument("--periodic", action="store_true", help="periodic side faces instead of zero flux")
-    parser.add_argument("--gb-resistance", action="append", default=[], metavar="PHASE=VALUE",
-                        help="grain-boundary resistance, e.g. LLZO=10ohmcm2 (needs grain ids in the input)")
-    parser.add_argument("--interface-resistance", action="append", default=[], metavar="A/B=VALUE",
-                        help="resistance of faces between phases A and B, e.g. CAM/LLZO=1ohmcm2")
+    _merged(parser, "--gb-resistance", parse=units.parse_area_resistance, metavar="PHASE=VALUE",
+            help="grain-boundary resistance, e.g. LLZO=10ohmcm2 (needs grain ids in the input)")
+    _merged(parser, "--interface-resistance", parse=units.parse_area_resistance, metavar="A/B=VALUE",
+            help="resistance of faces between phases A and B, e.g. CAM/LLZO=1ohmcm2")
     parser.add_argument("--solver", default="pyamg", choices=["pyamg", "direct"],
                         help="in-process linear solver of the pyamg backend (direct: sparse LU, small volumes)")
     parser.add_argument("--backend", default="pyamg", choices=["pyamg", "petsc"],
                         help="pyamg (default, in-process) or petsc: CG + AMG on PETSc, the volume split into "
                              "slabs over the ranks of mpiexec -n N (needs petsc4py and mpi4py)")
     parser.add_argument("--pc", default="auto", choices=["auto", "hypre", "gamg"],
-                        help="preconditioner of the petsc backend: hypre BoomerAMG, PETSc GAMG, or hypre where "
-                             "available (default)")
-    parser.add_argument("--rtol", type=float, default=1e-6,
+                        help="preconditioner of the petsc backend (default: hypre where available)")
+    parser.add_argument("--rtol", type=FRACTION, default=1e-6,
                         help="relative residual tolerance of CG (default 1e-6: sigma_eff to ~1e-8)")
-    parser.add_argument("--json", metavar="PATH|-", help="write the JSON report to PATH, or to stdout with -")
+    parser.add_argument("--json", type=PATH, metavar="PATH|-", help="write the JSON report to PATH, or to stdout with -")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--allow-nonpercolating", action="store_true",
                         help="exit 0 even when a phase has no spanning path")
     parser.add_argument("--no-morphology", action="store_true",
                         help="skip the morphology (areas, connectivity, local thickness) in the report")
+
+
+def _add_cell_options(parser, *, with_current: bool = True) -> None:
+    parser.add_argument("--param", type=_pairs(str, "--param"), action=_Merge, default={}, metavar="NAME=VALUE",
+                        help="set a cell parameter, with a unit where it has one, e.g. R_CT=150ohmcm2, "
+                             "D_CAM=2.5e-11cm2/s (repeatable)")
+    parser.add_argument("--thickness", type=LENGTH, help="cathode thickness, e.g. 50um (default: the set's)")
+    if with_current:
+        parser.add_argument("--current", type=CURRENT, default=10.0, help="discharge current density (default 1mA/cm2)")
+    parser.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge",
+                        help="discharge from the charged rested state, or charge from the as-built state first")
+    parser.add_argument("--keep-particle-size", action="store_true",
+                        help="keep the set's d50_CAM instead of the volume's CAM local thickness")
+    parser.add_argument("--slabs", type=_integer(1), default=4,
+                        help="slabs of the through-thickness profile handed to the cell model (default 4)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,129 +268,132 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"microsim {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
     quiet = _Parser(add_help=False)
     quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress lines on stderr")
+
     analyze = sub.add_parser("analyze", parents=[quiet],
                              help="effective conductivity and tortuosity of a labelled volume")
-    analyze.add_argument("input", help="labelled volume: .tif/.tiff stack, .npy or .npz")
-    analyze.add_argument("--voxel-size", help="voxel size with unit: 0.4um or 10nm,10nm,20nm (axis 0,1,2)")
-    analyze.add_argument("--phases", help="label table, e.g. 0=pore,1=CAM,2=LLZO")
+    analyze.add_argument("input", type=PATH, help="labelled volume: .tif/.tiff stack, .npy or .npz")
+    analyze.add_argument("--phases", type=PHASES, help="label table, e.g. 0=pore,1=CAM,2=LLZO")
+    _add_import_options(analyze)
     _add_transport_options(analyze)
 
     gen = sub.add_parser("generate", parents=[quiet], help="write a random composite-cathode volume (labelled TIFF)")
-    gen.add_argument("--shape", required=True, help="voxels along axes 0,1,2, e.g. 128,128,128")
-    gen.add_argument("--voxel-size", required=True, help="isotropic voxel edge with unit, e.g. 0.5um")
-    gen.add_argument("--fractions", required=True, action="append", metavar="PHASE=F,...",
-                     help="target volume fractions, e.g. CAM=0.75,LLZO=0.25 (phases not named are pore)")
+    gen.add_argument("--shape", required=True, type=_type(_shape, "shape"), help="voxels along axes 0,1,2, e.g. 128,128,128")
+    gen.add_argument("--voxel-size", required=True, type=VOXEL, help="isotropic voxel edge with unit, e.g. 0.5um")
+    _merged(gen, "--fractions", parse=_number, metavar="PHASE=F,...", required=True,
+            help="target volume fractions, e.g. CAM=0.75,LLZO=0.25 (phases not named are pore)")
     gen.add_argument("--radius", required=True, action="append", metavar="PHASE=LENGTH,...|LENGTH",
                      help="particle radius per phase, e.g. CAM=3um,LLZO=1.5um, or one length for all")
-    gen.add_argument("--spread", action="append", default=[], metavar="PHASE=S,...",
-                     help="log-normal sizes: standard deviation of ln(d), e.g. CAM=0.3 (--radius is the median)")
+    _merged(gen, "--spread", parse=_number, metavar="PHASE=S,...",
+            help="log-normal sizes: standard deviation of ln(d), e.g. CAM=0.3 (--radius is the median)")
     gen.add_argument("--packing", choices=["overlapping", "sintered"], default="overlapping",
                      help="overlapping spheres (Boolean model, fast) or sintered (random sequential addition "
                           "with contact necks, gaps filled by growth)")
-    gen.add_argument("--overlap", type=float, default=0.2,
+    gen.add_argument("--overlap", type=NUMBER, default=0.2,
                      help="sintered: allowed interpenetration as a share of the sum of radii (default 0.2)")
     gen.add_argument("--matrix", help="overlapping: the phase that fills the space between the spheres")
     gen.add_argument("--gradient", metavar="PHASE=F_IN:...:F_OUT",
                      help="fraction of a phase from the inlet to the outlet face of axis 0, e.g. CAM=0.67:0.33")
     gen.add_argument("--gradient-mode", choices=["linear", "layers"], default="linear",
                      help="linear between the values, or one uniform layer per value")
-    gen.add_argument("--separator", help="dense LLZO slab at the inlet face of axis 0, e.g. 10um")
-    gen.add_argument("--grain-size", help="split LLZO into Voronoi grains of this mean diameter, e.g. 2um")
+    gen.add_argument("--separator", type=LENGTH, help="dense LLZO slab at the inlet face of axis 0, e.g. 10um")
+    gen.add_argument("--grain-size", type=LENGTH, help="split LLZO into Voronoi grains of this mean diameter, e.g. 2um")
     gen.add_argument("--periodic", action="store_true", help="particles wrap around the box faces")
-    gen.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
-    gen.add_argument("-o", "--output", required=True, help="output labelled volume (.tif or .npz)")
+    gen.add_argument("--seed", type=_integer(0), help="random seed >= 0 (default: a fresh one, printed)")
+    gen.add_argument("-o", "--output", type=PATH, required=True, help="output labelled volume (.tif or .npz)")
     gen.add_argument("--force", action="store_true", help="overwrite an existing output file")
     gen.add_argument("--uncompressed", action="store_true",
                      help="uncompressed TIFF: memory-mapped when read, each MPI rank of --backend petsc reads its slab")
 
     seg = sub.add_parser("segment", parents=[quiet], help="segment a grey-value stack into named phases")
-    seg.add_argument("input", help="grey-value stack: .tif/.tiff, a folder of 2-D slices, .npy or .npz")
+    seg.add_argument("input", type=PATH, help="grey-value stack: .tif/.tiff, a folder of 2-D slices, .npy or .npz")
     _add_segment_options(seg, required=True)
     _add_import_options(seg)
-    seg.add_argument("-o", "--output", required=True, help="labelled TIFF (or .npz) to write")
+    seg.add_argument("-o", "--output", type=PATH, required=True, help="labelled TIFF (or .npz) to write")
     seg.add_argument("--force", action="store_true", help="overwrite an existing output file")
     seg.add_argument("--uncompressed", action="store_true",
                      help="uncompressed TIFF: memory-mapped when read, each MPI rank of --backend petsc reads its slab")
 
     run = sub.add_parser("run", parents=[quiet],
-                         help="the whole pipeline: import, segment, morphology, transport, report, ParaView")
-    run.add_argument("input", help="grey-value or labelled stack: .tif/.tiff, slice folder, .npy or .npz")
+                         help="the whole pipeline: import, segment, morphology, transport, ASR, cell energy, files")
+    run.add_argument("input", type=PATH, help="grey-value or labelled stack: .tif/.tiff, slice folder, .npy or .npz")
     _add_segment_options(run, required=False)
     _add_import_options(run)
-    run.add_argument("--phases", help="label table of a labelled input, e.g. 0=pore,1=CAM,2=LLZO")
-    run.add_argument("--vti", help="write phases, potentials and current densities as ParaView .vti")
-    run.add_argument("--png", help="write a PNG of the middle slice (phases and a potential)")
-    run.add_argument("--rct", help="also compute the cathode ASR with this charge-transfer resistance "
-                                   "(e.g. 150ohmcm2; needs --sigma for LLZO and CAM; separator = first face of axis 0)")
-    run.add_argument("--rsp", default="0ohmcm2", help="resistive interphase for --rct (default 0)")
+    run.add_argument("--phases", type=PHASES, help="label table of a labelled input, e.g. 0=pore,1=CAM,2=LLZO")
+    run.add_argument("--vti", type=PATH, help="write phases, potentials and current densities as ParaView .vti "
+                                              "(and a ParaView script beside it)")
+    run.add_argument("--png", type=PATH, help="write a PNG of the middle slice (phases and a potential)")
+    run.add_argument("--rct", type=AREA_RESISTANCE,
+                     help="also compute the cathode ASR with this charge-transfer resistance (e.g. 150ohmcm2; "
+                          "needs --sigma for LLZO and CAM, or --cell; separator = first face of axis 0)")
+    run.add_argument("--rsp", type=AREA_RESISTANCE, default=0.0, help="resistive interphase for --rct (default 0)")
+    run.add_argument("--cell", metavar="SET",
+                     help="feed the reduced P2D cell model with what was measured: parameter set improved, "
+                          "state_of_the_art or a JSON file; adds a cell block (Wh/kg, Wh/L, losses)")
+    _add_cell_options(run)
     _add_transport_options(run)
 
     asr = sub.add_parser("asr", parents=[quiet],
                          help="microstructure-resolved cathode ASR: ions in the SE, electrons in the CAM, "
                               "charge transfer at every CAM|SE face")
-    asr.add_argument("input", help="labelled volume: .tif/.tiff, slice folder, .npy or .npz")
-    asr.add_argument("--voxel-size", help="voxel size with unit, e.g. 1um (overrides the file's)")
-    asr.add_argument("--phases", help="label table, e.g. 0=pore,1=CAM,2=LLZO")
-    asr.add_argument("--sigma", action="append", default=[], metavar="SE=VALUE,CAM=VALUE",
-                     help="conductivities with units, e.g. LLZO=8e-4S/cm,CAM=4.54e-2S/cm")
+    asr.add_argument("input", type=PATH, help="labelled volume: .tif/.tiff, slice folder, .npy or .npz")
+    asr.add_argument("--phases", type=PHASES, help="label table, e.g. 0=pore,1=CAM,2=LLZO")
+    _add_import_options(asr)
+    _merged(asr, "--sigma", parse=_conductivity, metavar="SE=VALUE,CAM=VALUE",
+            help="conductivities with units, e.g. LLZO=8e-4S/cm,CAM=4.54e-2S/cm")
     asr.add_argument("--se", default="LLZO", help="electrolyte phase name (default LLZO)")
     asr.add_argument("--cam", default="CAM", help="active-material phase name (default CAM)")
-    asr.add_argument("--rct", required=True, help="charge-transfer resistance, e.g. 150ohmcm2")
-    asr.add_argument("--rsp", default="0ohmcm2", help="resistive interphase in series, e.g. 2600ohmcm2")
-    asr.add_argument("--current", help="solve Butler-Volmer at this current density (e.g. 10mA/cm2) "
-                                       "instead of the linearised kinetics")
-    asr.add_argument("--thickness-axis", type=int, default=0,
+    asr.add_argument("--rct", type=AREA_RESISTANCE, required=True, help="charge-transfer resistance, e.g. 150ohmcm2")
+    asr.add_argument("--rsp", type=AREA_RESISTANCE, default=0.0, help="resistive interphase in series, e.g. 2600ohmcm2")
+    asr.add_argument("--current", type=CURRENT, help="solve Butler-Volmer at this current density (e.g. 10mA/cm2) "
+                                                     "instead of the linearised kinetics")
+    asr.add_argument("--thickness-axis", type=int, choices=[0, 1, 2], default=0,
                      help="axis from the separator (first face) to the current collector (last face)")
     asr.add_argument("--no-compare", action="store_true",
                      help="skip the homogenised (reduced-P2D) comparison and the electrode tortuosity")
-    asr.add_argument("--vti", help="write potentials, current densities and reaction currents as .vti")
-    asr.add_argument("--png", help="write a PNG of the reaction current on the middle slice")
-    asr.add_argument("--json", metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
+    asr.add_argument("--vti", type=PATH, help="write potentials, current densities and reaction currents as .vti")
+    asr.add_argument("--png", type=PATH, help="write a PNG of the reaction current on the middle slice")
+    asr.add_argument("--json", type=PATH, metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
     asr.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     cell = sub.add_parser("cell", parents=[quiet], help="energy of a Li | LLZO | composite-cathode cell (reduced P2D)")
     cell.add_argument("--set", default="improved",
                       help="parameter set: improved, state_of_the_art, or a JSON file like data/parameters/*.json")
-    cell.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                      help="override a parameter, with a unit where it has one, e.g. R_CT=150ohmcm2, "
-                           "sigma_SE=1e-2S/cm, D_CAM=2.5e-11cm2/s, d50_CAM=0.1um, beta_tort=1.5 (repeatable)")
-    cell.add_argument("--thickness", help="cathode thickness, e.g. 50um (default: the set's, 50 um)")
-    cell.add_argument("--current", default="1mA/cm2", help="discharge current density, e.g. 1mA/cm2")
-    cell.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge",
-                      help="discharge from the charged rested state, or charge from the as-built state first")
+    _add_cell_options(cell)
     cell.add_argument("--theoretical", action="store_true",
                       help="theoretical figures only (full capacity at the nominal voltage, no simulation)")
-    cell.add_argument("--report", help="JSON report of microsim analyze: sigma_eff, kappa_eff, a and fractions")
-    cell.add_argument("--axis", type=int, default=0, help="thickness axis of the analysed volume (default 0)")
-    cell.add_argument("--beta", type=float, help="total Bruggeman exponent of the SE (beta_tort; beta_GB = 0)")
-    cell.add_argument("--sigma-eff", help="effective ionic conductivity of the cathode, e.g. 1e-4S/cm")
-    cell.add_argument("--kappa-eff", help="effective electronic conductivity of the cathode, e.g. 2.3e-3S/cm")
-    cell.add_argument("--li-excess", type=float, default=0.0,
+    cell.add_argument("--report", type=PATH, help="JSON report of microsim run/analyze: sigma_eff, kappa_eff, a, "
+                                                  "fractions, particle size and profile")
+    cell.add_argument("--axis", type=int, choices=[0, 1, 2],
+                      help="thickness axis of the analysed volume (with --report; default 0)")
+    cell.add_argument("--beta", type=NUMBER, help="total Bruggeman exponent of the SE (beta_tort; beta_GB = 0)")
+    cell.add_argument("--sigma-eff", type=CONDUCTIVITY, help="effective ionic conductivity of the cathode, e.g. 1e-4S/cm")
+    cell.add_argument("--kappa-eff", type=CONDUCTIVITY,
+                      help="effective electronic conductivity of the cathode, e.g. 2.3e-3S/cm")
+    cell.add_argument("--li-excess", type=NUMBER, default=0.0,
                       help="Li metal on the anode, multiple of the cathode capacity (default 0: anode-free)")
     cell.add_argument("--current-collectors", action="store_true", help="count Al and Cu foils in mass and volume")
-    cell.add_argument("--curve", help="write the voltage curve as CSV to this path")
-    cell.add_argument("--profiles", help="write x-profiles (phi_e, reaction current, lithiation) per step as CSV")
-    cell.add_argument("--json", metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
+    cell.add_argument("--curve", type=PATH, help="write the voltage curve as CSV to this path")
+    cell.add_argument("--profiles", type=PATH, help="write x-profiles (phi_e, reaction current, lithiation) per step as CSV")
+    cell.add_argument("--json", type=PATH, metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
     cell.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     study = sub.add_parser("cell-study", parents=[quiet],
                            help="Fig. 9-style studies: sensitivity, development path, Ragone (CSV + PNG)")
     study.add_argument("study", choices=["sensitivity", "path", "ragone", "all"])
-    study.add_argument("--out", default="microsim-cell-study", help="output folder")
+    study.add_argument("--out", type=PATH, default="microsim-cell-study", help="output folder")
     study.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge")
     study.add_argument("--no-plot", action="store_true", help="CSV only")
     study.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     design = sub.add_parser("study", parents=[quiet],
                             help="virtual design study from a TOML/JSON file: one CSV row per (point, seed), resumable")
-    design.add_argument("file", metavar="STUDY.toml", help="study file (see examples/cam_fraction.toml)")
-    design.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
+    design.add_argument("file", type=PATH, metavar="STUDY.toml", help="study file (see examples/cam_fraction.toml)")
+    design.add_argument("-o", "--output", type=PATH, required=True, metavar="RESULTS.csv",
                         help="results table; an existing one of the same study is resumed (only missing rows run)")
-    design.add_argument("--workers", type=int, help="local worker processes (default: every core)")
+    design.add_argument("--workers", type=_integer(1), help="local worker processes (default: every core)")
     design.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on a Dask distributed cluster, e.g. tcp://10.0.0.1:8786 (pip install 'microsim[dask]')")
     design.add_argument("--retry-failed", action="store_true",
@@ -261,168 +403,74 @@ def build_parser() -> argparse.ArgumentParser:
 
     rev = sub.add_parser("rev", parents=[quiet],
                          help="representative volume: sigma_eff/sigma0 and tau of a phase against sub-volume size")
-    rev.add_argument("input", help="labelled volume (.tif/.tiff, .npy, .npz)")
+    rev.add_argument("input", type=PATH, help="labelled volume (.tif/.tiff, .npy, .npz)")
     rev.add_argument("--phase", required=True, help="the conducting phase, e.g. LLZO")
-    rev.add_argument("--voxel-size", help="voxel size with unit, e.g. 0.4um (needed if the file has none)")
-    rev.add_argument("--phases", help="label table, e.g. 0=pore,1=CAM,2=LLZO")
+    rev.add_argument("--voxel-size", type=VOXEL, help="voxel size with unit, e.g. 0.4um (needed if the file has none)")
+    rev.add_argument("--phases", type=PHASES, help="label table, e.g. 0=pore,1=CAM,2=LLZO")
     rev.add_argument("--axis", type=int, default=0, choices=[0, 1, 2], help="transport axis (default 0)")
-    rev.add_argument("--sizes", help="sub-volume edges in voxels, e.g. 16,24,32,48 (default: 5 sizes up to the box)")
-    rev.add_argument("--samples", type=int, default=4, help="random sub-volumes per size (default 4)")
-    rev.add_argument("--tolerance", type=float, default=0.05,
+    rev.add_argument("--sizes", type=_type(_sizes, "sizes"),
+                     help="sub-volume edges in voxels, e.g. 16,24,32,48 (default: 5 sizes up to the box)")
+    rev.add_argument("--samples", type=_integer(1), default=4, help="random sub-volumes per size (default 4)")
+    rev.add_argument("--tolerance", type=FRACTION, default=0.05,
                      help="relative tolerance of the settled size (mean vs whole volume, and spread; default 0.05)")
-    rev.add_argument("--seed", type=int, default=0, help="seed of the sub-volume positions")
-    rev.add_argument("--csv", help="write one row per size to this CSV")
-    rev.add_argument("--json", metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
+    rev.add_argument("--seed", type=_integer(0), default=0, help="seed of the sub-volume positions (>= 0)")
+    rev.add_argument("--csv", type=PATH, help="write one row per size to this CSV")
+    rev.add_argument("--json", type=PATH, metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
     rev.add_argument("--force", action="store_true", help="overwrite existing output files")
 
-    demo = sub.add_parser("demo", parents=[quiet], help="run the pipeline on the bundled real CT crop")
-    demo.add_argument("--out", default="microsim-demo", help="output folder (default ./microsim-demo)")
+    demo = sub.add_parser("demo", parents=[quiet],
+                          help="the whole way on built-in data: a generated NMC811/LLZO composite to Wh/kg, "
+                               "and the bundled real CT crop through transport")
+    demo.add_argument("--out", type=PATH, default="microsim-demo", help="output folder (default ./microsim-demo)")
     demo.add_argument("--force", action="store_true", help="overwrite existing output files")
     return parser
 
 
-def _transport_jobs(micro: Microstructure, args) -> list[dict[str, float]]:
-    sigmas = dict(_name_value(s, "--sigma", parse_conductivity) for s in args.sigma)
-    for name in sigmas:
-        micro.label_of(name)
-    if not sigmas:
-        if args.combined:
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise InvalidInputError(f"--shape expects three integers like 128,128,128, got {text!r}") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise InvalidInputError(f"--shape expects three integers >= 1 like 128,128,128, got {text!r}")
+    return shape
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise InvalidInputError(f"--sizes expects integers like 16,24,32, got {text!r}") from None
+    if min(sizes) < 2:
+        raise InvalidInputError(f"--sizes expects edges of at least 2 voxels, got {text!r}")
+    return sizes
+
+
+# -- handlers: parse -> library -> print ------------------------------------------------
+def _out(args):
+    """stdout for tables, unless stdout carries the JSON."""
+    return sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
+
+
+def _solve_step(args, micro_phases=None):
+    from microsim.pipeline import Solve
+
+    sigmas = dict(args.sigma)
+    if args.combined:
+        if not sigmas:
             raise InvalidInputError("--combined needs the phases and conductivities given with --sigma")
-        present = {n for n, f in micro.volume_fractions().items() if f > 0}
-        names = [n for n in micro.phases if n != "pore" and n in present]
-        if not names:
-            raise InvalidInputError("the volume holds no conducting phase (only pore); give --sigma PHASE=VALUE")
-        return [{name: 1.0} for name in names]
-    for name, sigma in sigmas.items():
-        if micro.volume_fraction(name) == 0:
-            raise InvalidInputError(f"phase {name!r} is empty in this volume (volume fraction 0)")
-        if sigma == 0 and not args.combined:
-            raise InvalidInputError(f"--sigma {name}=0 gives nothing to solve; drop it or use --combined")
-    return [sigmas] if args.combined else [{n: s} for n, s in sigmas.items()]
-
-
-def _interface_resistances(items: Sequence[str]) -> dict[tuple[str, str], float]:
-    table = {}
-    for text in items:
-        pair, value = _name_value(text, "--interface-resistance", parse_area_resistance)
+        jobs = (sigmas,)
+    else:
+        jobs = tuple({name: value} for name, value in sigmas.items())
+    interface = {}
+    for pair, value in args.interface_resistance.items():
         a, sep, b = pair.partition("/")
         if not sep or not a or not b:
-            raise InvalidInputError(f"--interface-resistance expects A/B=VALUE, got {text!r}")
-        table[(a, b)] = value
-    return table
-
-
-def _stage(name: str, started: float) -> None:
-    log.info("%s done in %.2f s", name, time.perf_counter() - started)
-
-
-def run_analysis(micro: Microstructure, args, *, source: str, extra: dict | None = None) -> int:
-    """Solve every job of ``args`` on ``micro``, print the table, write the JSON report
-    (and the ``.vti`` fields and PNG slice when ``args`` asks for them)."""
-    from microsim.morphology import measure_morphology
-    from microsim.report import analysis_report, morphology_table, report_json, transport_table, write_report
-    from microsim.transport import solve_transport
-    from microsim.transport.effective import _check_axes
-
-    vti, png = getattr(args, "vti", None), getattr(args, "png", None)
-    for path in (args.json, vti, png):
-        if path and path != "-" and Path(path).exists() and not args.force:
-            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
-    jobs = _transport_jobs(micro, args)
-    solver, rank = _solver(args), 0
-    if args.backend == "pyamg":  # a volume too large is refused now, not after the morphology
-        from microsim.transport.effective import check_fits
-
-        for job in jobs:
-            check_fits(micro, job)
-    if args.backend == "petsc":
-        from microsim.transport.distributed import mpi_ranks
-
-        rank, ranks = mpi_ranks()
-        log.info("petsc backend on %d MPI rank(s), preconditioner %s", ranks, args.pc)
-    options = dict(
-        axes=_axes(args.axis),
-        periodic=args.periodic,
-        grain_boundary_resistance=dict(_name_value(s, "--gb-resistance", parse_area_resistance)
-                                       for s in args.gb_resistance),
-        interface_resistance=_interface_resistances(args.interface_resistance),
-        solver=solver,
-        rtol=args.rtol,
-    )
-    morphology = None
-    if not args.no_morphology and rank == 0:  # the whole volume: measured once, by rank 0
-        log.info("measuring the morphology")
-        started = time.perf_counter()
-        morphology = measure_morphology(micro)
-        _stage("morphology", started)
-    results = []
-    with contextlib.ExitStack() as stack, warnings.catch_warnings():
-        warnings.simplefilter("ignore", PercolationWarning)
-        fields = None
-        if vti and rank == 0:  # streamed: each solve's fields go to the file (a spill beside it), then are dropped
-            from microsim.io import VtiWriter
-
-            fields = stack.enter_context(VtiWriter(vti, micro, force=args.force))
-        for job in jobs:
-            log.info("solving %s", "+".join(job))
-            started = time.perf_counter()
-            if not (vti or png):
-                results.extend(solve_transport(micro, job, **options))
-            else:  # one axis at a time, so that one solve's fields are in memory at once
-                for axis in _check_axes(options["axes"]):
-                    (result,) = solve_transport(micro, job, return_fields=True, **{**options, "axes": axis})
-                    if fields is not None:
-                        fields.add_result(result)
-                    png_slice = png and result.percolating and not any(r.fields for r in results)
-                    results.append(result if png_slice else dataclasses.replace(result, fields=None))
-            _stage("transport of " + "+".join(job), started)
-        if fields is not None:
-            started = time.perf_counter()
-            fields.close()
-            stack.pop_all()
-            _stage(f"ParaView fields written to {vti};", started)
-
-    settings = {
-        "conductivities_S_per_m": jobs,
-        "axes": list(options["axes"]) if options["axes"] != "all" else [0, 1, 2],
-        "periodic": args.periodic,
-        "grain_boundary_resistance_ohm_m2": options["grain_boundary_resistance"],
-        "interface_resistance_ohm_m2": {f"{a}/{b}": r for (a, b), r in options["interface_resistance"].items()},
-        "solver": args.solver if args.backend == "pyamg" else f"petsc ({solver.resolved_preconditioner()})",
-        "rtol": args.rtol,
-        "command": "microsim " + " ".join(sys.argv[1:]) if sys.argv else "",
-    }
-    report = analysis_report(micro, results, source=source, settings=settings, morphology=morphology)
-    report.update(extra or {})
-    if rank != 0:  # the other ranks shared the solves; rank 0 alone prints and writes
-        return _exit_status(results, args, quiet=True)
-    to_stdout = args.json == "-"
-    table = transport_table(results) if morphology is None else morphology_table(morphology) + "\n\n" + transport_table(results)
-    print(table, file=sys.stderr if to_stdout else sys.stdout)
-    if to_stdout:
-        sys.stdout.write(report_json(report))
-    elif args.json:
-        write_report(report, args.json, force=args.force)
-        log.info("report written to %s", args.json)
-    if png:
-        from microsim.io import write_slice_png
-
-        write_slice_png(png, micro, results, force=args.force)
-        log.info("mid-slice snapshot written to %s", png)
-
-    return _exit_status(results, args)
-
-
-def _exit_status(results, args, *, quiet: bool = False) -> int:
-    """1 when a phase does not span and --allow-nonpercolating is not given (with a line saying so), else 0."""
-    blocked = [r for r in results if not r.percolating]
-    if blocked and not args.allow_nonpercolating:
-        which = ", ".join(f"{r.phase} along axis {r.axis}" for r in blocked)
-        if not quiet:
-            print(f"microsim: no spanning path for {which}: sigma_eff = 0, tau = inf "
-                  "(report written; --allow-nonpercolating exits 0)", file=sys.stderr)
-        return 1
-    return 0
+            raise InvalidInputError(f"--interface-resistance expects A/B=VALUE, got {pair!r}")
+        interface[(a, b)] = value
+    return Solve(conductivities=jobs, axes=args.axis, periodic=args.periodic,
+                 grain_boundary_resistance=args.gb_resistance, interface_resistance=interface,
+                 solver=_solver(args), rtol=args.rtol)
 
 
 def _solver(args):
@@ -433,250 +481,251 @@ def _solver(args):
         return args.solver
     if args.solver != "pyamg":
         raise InvalidInputError(f"--solver {args.solver} is a solver of the pyamg backend; drop it with --backend petsc")
-    from microsim.transport.distributed import PETScSolver, load_petsc
+    from microsim.transport.distributed import PETScSolver, load_petsc, mpi_ranks
 
     load_petsc()
-    return PETScSolver(preconditioner=args.pc)
+    solver = PETScSolver(preconditioner=args.pc)
+    log.info("petsc backend on %d MPI rank(s), preconditioner %s", mpi_ranks()[1], args.pc)
+    return solver
 
 
-def _analyze(args) -> int:
-    voxel_size = parse_voxel_size(args.voxel_size) if args.voxel_size else None
-    phases = _phase_table(args.phases) if args.phases else None
-    log.info("reading %s", args.input)
-    micro = load_microstructure(args.input, voxel_size=voxel_size, phases=phases)
-    log.info("%s voxels, voxel size %s m, phases %s", "x".join(map(str, micro.shape)), micro.voxel_size,
-             dict(micro.phases))
-    return run_analysis(micro, args, source=str(args.input))
+def _cell_values(args) -> dict:
+    from microsim.cell.parameters import parse_parameter
+
+    values = {name: parse_parameter(name, text) for name, text in args.param.items()}
+    if args.thickness is not None:
+        if "L_cat" in values:
+            raise InvalidInputError("the cathode thickness is given twice (--thickness and --param L_cat)")
+        values["L_cat"] = args.thickness
+    if getattr(args, "beta", None) is not None:
+        values.update(beta_tort=args.beta, beta_GB=0.0)
+    for flag, name in (("sigma_eff", "sigma_eff"), ("kappa_eff", "kappa_eff")):
+        if getattr(args, flag, None) is not None:
+            values[name] = getattr(args, flag)
+    if getattr(args, "li_excess", 0.0):
+        values["li_excess"] = args.li_excess
+    if getattr(args, "current_collectors", False):
+        values["current_collectors"] = True
+    return values
 
 
-def _name_values(items: Sequence[str], option: str, parse) -> dict[str, float]:
-    pairs = (_name_value(part, option, parse) for item in items for part in item.split(",") if part.strip())
-    return dict(pairs)
+def _cell_step(args, parameter_set: str, *, currents: Sequence[float] | None = None):
+    """The Cell step(s) of the command line: the set with the given values, validated once."""
+    from microsim.cell import get_parameter_set
+    from microsim.pipeline import Cell
+
+    values = _cell_values(args)
+    params = get_parameter_set(parameter_set).with_values(**values)
+    params = params.with_values(name=Path(parameter_set).stem if parameter_set.endswith(".json") else parameter_set)
+    steps = [Cell(params, current, given=frozenset(values), protocol=args.protocol,
+                  axis=getattr(args, "axis", None) if isinstance(getattr(args, "axis", None), int) else 0,
+                  slabs=args.slabs, couple_particle_size=not args.keep_particle_size)
+             for current in (currents or [args.current])]
+    return steps
 
 
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidInputError(f"expected a number, got {text!r}") from None
-
-
-def _generate(args) -> int:
-    import numpy as np
-
-    from microsim.generate import Gradient, LogNormal, generate
-
-    if Path(args.output).exists() and not args.force:
-        raise InvalidInputError(f"{args.output} exists already; pass --force to overwrite it")
-    try:
-        shape = tuple(int(n) for n in args.shape.split(","))
-    except ValueError:
-        raise InvalidInputError(f"--shape expects three integers like 128,128,128, got {args.shape!r}") from None
-    voxel = parse_voxel_size(args.voxel_size)
-    fractions = _name_values(args.fractions, "--fractions", _number)
-    if len(args.radius) == 1 and "=" not in args.radius[0]:
-        radius = parse_length(args.radius[0])
-        radius = {name: radius for name in ("pore", "CAM", "LLZO")}
-    else:
-        radius = _name_values(args.radius, "--radius", parse_length)
-    for name, spread in _name_values(args.spread, "--spread", _number).items():
-        if name not in radius:
-            raise InvalidInputError(f"--spread names {name}, which has no --radius")
-        radius[name] = LogNormal(2 * radius[name], spread)
-    gradient = None
-    if args.gradient:
-        name, sep, values = args.gradient.partition("=")
-        if not sep or not values:
-            raise InvalidInputError(f"--gradient expects PHASE=F_IN:F_OUT, got {args.gradient!r}")
-        gradient = Gradient(name.strip(), tuple(_number(v) for v in values.split(":")), mode=args.gradient_mode)
-    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
-    log.info("generating %s voxels of %.3g m, seed %d", "x".join(map(str, shape)), voxel[0], seed)
-    micro = generate(
-        shape, fractions, radius, voxel_size=voxel, packing=args.packing, overlap=args.overlap, matrix=args.matrix,
-        gradient=gradient, separator=parse_length(args.separator) if args.separator else 0.0,
-        grain_size=parse_length(args.grain_size) if args.grain_size else None, periodic=args.periodic, seed=seed,
-    )
-    save_microstructure(micro, args.output, force=args.force, compress=not args.uncompressed)
-    achieved = ", ".join(f"{name} {f:.4f}" for name, f in micro.volume_fractions().items())
-    grains = f", {int(micro.grains.max())} LLZO grains" if micro.grains is not None else ""
-    print(f"wrote {args.output}: {'x'.join(map(str, micro.shape))} voxels, volume fractions {achieved}{grains}, "
-          f"seed {seed}")
-    return 0
-
-
-def _asr(args) -> int:
-    from microsim.report import report_json, software_versions, write_report
-    from microsim.transport.electrochem import cathode_asr, electrode_tortuosity_factor, homogenised_comparison
-
-    for path in (args.json, args.vti, args.png):
-        if path and path != "-" and Path(path).exists() and not args.force:
-            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
-    voxel_size = parse_voxel_size(args.voxel_size) if args.voxel_size else None
-    phases = _phase_table(args.phases) if args.phases else None
-    micro = load_microstructure(args.input, voxel_size=voxel_size, phases=phases)
-    sigma = _name_values(args.sigma, "--sigma", parse_conductivity)
-    missing = [p for p in (args.se, args.cam) if p not in sigma]
-    if missing:
-        raise InvalidInputError(f"--sigma needs a conductivity for {' and '.join(missing)}, e.g. "
-                                f"--sigma {args.se}=8e-4S/cm,{args.cam}=4.54e-2S/cm")
-    r_ct, r_sp = parse_area_resistance(args.rct), parse_area_resistance(args.rsp)
-    current = parse_current_density(args.current) if args.current else None
-    axis = args.thickness_axis
-    started = time.perf_counter()
-    result = cathode_asr(micro, sigma[args.se], sigma[args.cam], r_ct, r_sp, se=args.se, cam=args.cam, axis=axis,
-                         current_density=current, return_fields=bool(args.vti or args.png))
-    _stage("cathode ASR", started)
-    out = {"input": str(args.input), **result.to_dict()}
-    if result.connected and not args.no_compare:
-        started = time.perf_counter()
-        out["homogenised"] = homogenised_comparison(micro, sigma[args.se], sigma[args.cam], r_ct, r_sp, se=args.se,
-                                                    cam=args.cam, axis=axis)
-        through = _through_tortuosity(micro, args.se, axis)
-        try:
-            out["electrode_tortuosity_factor"] = electrode_tortuosity_factor(micro, se=args.se, cam=args.cam,
-                                                                             axis=axis)
-        except InvalidInputError:
-            out["electrode_tortuosity_factor"] = None
-        out["tortuosity_factor"] = through
-        _stage("homogenised comparison and electrode tortuosity", started)
-    out["settings"] = {"sigma_S_per_m": sigma, "R_CT_ohm_m2": r_ct, "R_SP_ohm_m2": r_sp,
-                       "phases": dict(micro.phases), "voxel_size_m": list(micro.voxel_size), "shape": list(micro.shape)}
-    out["software"] = software_versions()
-    stream = sys.stderr if args.json == "-" else sys.stdout
-    if result.connected:
-        print(f"cathode ASR {out['asr_ohm_cm2']:.4g} ohm cm2 = ionic {out['asr_ionic_ohm_cm2']:.4g} + electronic "
-              f"{out['asr_electronic_ohm_cm2']:.4g} + interface {out['asr_interface_ohm_cm2']:.4g}; active CAM "
-              f"{result.active_cam_fraction:.3f}", file=stream)
-        if "homogenised" in out and out["homogenised"]["homogenised_asr_ohm_cm2"] is not None:
-            h = out["homogenised"]
-            print(f"homogenised (reduced P2D, same sigma_eff, kappa_eff, a): {h['homogenised_asr_ohm_cm2']:.4g} ohm cm2 "
-                  f"({100 * h['relative_difference']:+.1f} %)", file=stream)
-    if args.json == "-":
-        sys.stdout.write(report_json(out))
-    elif args.json:
-        write_report(out, args.json, force=args.force)
-    if result.connected and args.vti:
-        from microsim.io import write_vti
-
-        write_vti(args.vti, micro, extra={"potential_V": result.fields.potential,
-                                          "current_density_A_per_m2": result.fields.current_density,
-                                          "reaction_current_A_per_m3": result.reaction_field}, force=args.force)
-    if result.connected and args.png:
-        from microsim.io import write_slice_png
-
-        write_slice_png(args.png, micro, field=result.reaction_field,
-                        field_title="reaction current [A/m³] into CAM", force=args.force)
-    if not result.connected:
-        print(f"microsim: broken network: {result.note}", file=sys.stderr)
+def _exit_status(result, args) -> int:
+    """1 when a phase does not span and --allow-nonpercolating is not given (with a line saying so), else 0."""
+    blocked = [r for r in result.transport if not r.percolating]
+    if blocked and not args.allow_nonpercolating:
+        if result.rank == 0:
+            which = ", ".join(f"{r.phase} along axis {r.axis}" for r in blocked)
+            print(f"microsim: no spanning path for {which}: sigma_eff = 0, tau = inf "
+                  "(report written; --allow-nonpercolating exits 0)", file=sys.stderr)
         return 1
     return 0
 
 
-def _through_tortuosity(micro: Microstructure, phase: str, axis: int) -> float | None:
-    from microsim.transport import solve_transport
+def _print_result(result, args) -> None:
+    from microsim.export.report import morphology_table, report_json, transport_table
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PercolationWarning)
-        (result,) = solve_transport(micro, {phase: 1.0}, axes=axis)
-    return result.tortuosity_factor if result.percolating else None
+    stream = _out(args)
+    tables = [morphology_table(result.morphology)] if result.morphology is not None else []
+    tables.append(transport_table(result.transport))
+    print("\n\n".join(tables), file=stream)
+    if result.asr is not None:
+        _print_asr(result.asr, stream)
+    for outcome in (result.cell or {}).values():
+        _print_cell(outcome.to_dict(), stream)
+    if args.json == "-":
+        sys.stdout.write(report_json(result.report()))
 
 
-def _cell_parameters(args):
-    from microsim.cell import get_parameter_set, parameters_from_report
-    from microsim.cell.parameters import parse_parameter
+def _print_asr(record: dict, stream) -> None:
+    if record["asr_ohm_cm2"] is None:
+        print(f"cathode ASR: broken network: {record['note']}", file=stream)
+        return
+    print(f"cathode ASR {record['asr_ohm_cm2']:.4g} ohm cm2 = ionic {record['asr_ionic_ohm_cm2']:.4g} + electronic "
+          f"{record['asr_electronic_ohm_cm2']:.4g} + interface {record['asr_interface_ohm_cm2']:.4g}; active CAM "
+          f"{record['active_cam_fraction']:.3f}", file=stream)
+    homog = record.get("homogenised") or {}
+    if homog.get("homogenised_asr_ohm_cm2") is not None:
+        print(f"homogenised (reduced P2D, same sigma_eff, kappa_eff, a): {homog['homogenised_asr_ohm_cm2']:.4g} "
+              f"ohm cm2 ({100 * homog['relative_difference']:+.1f} %)", file=stream)
 
-    params = get_parameter_set(args.set)
-    values = {}
-    for item in args.param:
-        name, value = _name_value(item, "--param", str)
-        values[name] = parse_parameter(name, value)
-    if args.thickness:
-        values["L_cat"] = parse_length(args.thickness)
-    if args.beta is not None:
-        values.update(beta_tort=args.beta, beta_GB=0.0)
-    if args.sigma_eff:
-        values["sigma_eff"] = parse_conductivity(args.sigma_eff)
-    if args.kappa_eff:
-        values["kappa_eff"] = parse_conductivity(args.kappa_eff)
-    values.update(li_excess=args.li_excess, current_collectors=args.current_collectors)
-    params = params.with_values(**values)
-    if args.report:
-        params = parameters_from_report(args.report, params, axis=args.axis)
-    return params.with_values(name=args.set)
+
+def _print_cell(block: dict, stream) -> None:
+    measured = [k for k, v in block["parameters"].items() if v["source"] == "measured"]
+    print(f"cell ({block['parameter_set']}, {block['protocol']}, {block['current_density_mA_per_cm2']:.3g} mA/cm2, "
+          f"{block['thickness_um']:.4g} um): {block['specific_energy_Wh_per_kg']:.1f} Wh/kg, "
+          f"{block['energy_density_Wh_per_L']:.0f} Wh/L, utilisation {block['utilisation']:.3f} "
+          f"(theoretical {block['theoretical_specific_energy_Wh_per_kg']:.1f} Wh/kg)", file=stream)
+    losses = ", ".join(f"{k} {v:.1f}" for k, v in block["overpotentials_mV"].items() if k != "open_circuit")
+    print(f"  mean overpotentials [mV]: {losses}", file=stream)
+    if measured:
+        print(f"  measured on the volume: {', '.join(measured)}", file=stream)
+    if block.get("note"):
+        print(f"  note: {block['note']}", file=stream)
+
+
+def _load_step(args, *, labels: bool = False):
+    from microsim.pipeline import Load
+
+    return Load(args.input, voxel_size=args.voxel_size, phases=getattr(args, "phases", None), crop=args.crop,
+                downsample=args.downsample, labels=labels)
+
+
+def _command() -> str:
+    return "microsim " + " ".join(sys.argv[1:]) if sys.argv else ""
+
+
+def _analyze(args) -> int:
+    from microsim.pipeline import Export, run
+
+    result = run(_load_step(args, labels=True), measure=not args.no_morphology, solve=_solve_step(args),
+                 export=Export(json=args.json, force=args.force), settings={"command": _command()})
+    if result.rank == 0:
+        _print_result(result, args)
+    return _exit_status(result, args)
+
+
+def _run(args) -> int:
+    from microsim.pipeline import Asr, Export, Segment, run
+
+    segmentation = None
+    if args.classes:
+        segmentation = Segment(args.classes, denoise=args.denoise, thresholds=args.thresholds, min_size=args.min_size)
+    cells = _cell_step(args, args.cell) if args.cell else None
+    asr = None
+    if args.rct is not None:
+        sigma = {**({"LLZO": cells[0].parameters.sigma_SE, "CAM": cells[0].parameters.kappa_CAM} if cells else {}),
+                 **args.sigma}
+        if not {"LLZO", "CAM"} <= set(sigma):
+            raise InvalidInputError("--rct needs --sigma LLZO=... and --sigma CAM=... (or --cell SET) for the cathode ASR")
+        asr = Asr(sigma["LLZO"], sigma["CAM"], args.rct, args.rsp)
+    if cells is None:
+        for flag in ("thickness", "keep_particle_size"):
+            if getattr(args, flag) not in (None, False):
+                raise InvalidInputError(f"--{flag.replace('_', '-')} sets the cell model: give --cell SET with it")
+        if args.param:
+            raise InvalidInputError("--param sets the cell model: give --cell SET with it")
+    result = run(_load_step(args), segmentation=segmentation, measure=not args.no_morphology, solve=_solve_step(args),
+                 asr=asr, cell=cells, export=Export(json=args.json, vti=args.vti, png=args.png, force=args.force),
+                 settings={"command": _command()})
+    if result.rank == 0:
+        _print_result(result, args)
+    return _exit_status(result, args)
+
+
+def _asr(args) -> int:
+    from microsim.export import check_outputs, report_json, software_versions, write_report
+    from microsim.pipeline import Asr, Export, run
+
+    files = Export(vti=args.vti, png=args.png, force=args.force)
+    check_outputs([args.json, *files.paths], inputs=[args.input], force=args.force)  # all of them, before any work
+    missing = [p for p in (args.se, args.cam) if p not in args.sigma]
+    if missing:
+        raise InvalidInputError(f"--sigma needs a conductivity for {' and '.join(missing)}, e.g. "
+                                f"--sigma {args.se}=8e-4S/cm,{args.cam}=4.54e-2S/cm")
+    step = Asr(args.sigma[args.se], args.sigma[args.cam], args.rct, args.rsp, se=args.se, cam=args.cam,
+               axis=args.thickness_axis, current_density=args.current, compare=not args.no_compare)
+    result = run(_load_step(args, labels=True), measure=False, solve=None, asr=step, export=files)
+    record = {"input": str(args.input), **result.asr, "software": software_versions(), "command": _command()}
+    _print_asr(record, _out(args))
+    if args.json == "-":
+        sys.stdout.write(report_json(record))
+    elif args.json:
+        write_report(record, args.json, force=args.force)
+    if not result.asr_result.connected:
+        print(f"microsim: broken network: {record['note']}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cell(args) -> int:
-    from microsim.cell import simulate, theoretical_energy
-    from microsim.report import report_json, software_versions, write_report
+    from microsim.cell import theoretical_energy
+    from microsim.constants import mAh_per_cm2
+    from microsim.export import check_outputs, report_json, software_versions, write_csv, write_report
+    from microsim.pipeline import cell_from_report, simulate_cell
 
-    for path in (args.json, args.curve, args.profiles):
-        if path and path != "-" and Path(path).exists() and not args.force:
-            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
-    params = _cell_parameters(args)
-    current = parse_current_density(args.current)
+    check_outputs([args.json, args.curve, args.profiles], inputs=[args.report], force=args.force)
+    if args.axis is not None and not args.report:
+        raise InvalidInputError("--axis is the thickness axis of an analysed volume: give --report with it")
+    if args.report is None and (args.keep_particle_size or args.slabs != 4):
+        raise InvalidInputError("--keep-particle-size and --slabs couple the cell to a volume: give --report with them")
+    (step,) = _cell_step(args, args.set)
     if args.theoretical:
+        if args.report:
+            raise InvalidInputError("--theoretical takes no --report: the limit does not depend on the volume")
+        params = step.parameters
         theory = theoretical_energy(params)
-        out = {
-            "mode": "theoretical",
-            "specific_energy_Wh_per_kg": theory.specific_energy_Wh_per_kg,
-            "energy_density_Wh_per_L": theory.energy_density_Wh_per_L,
-            "utilisation": 1.0,
-            "capacity_mAh_per_cm2": theory.capacity_C_per_m2 / 36000.0,
-            **theory.to_dict(),
-            "parameters": params.to_dict(),
-        }
-        result = None
+        out = {"mode": "theoretical", "specific_energy_Wh_per_kg": theory.specific_energy_Wh_per_kg,
+               "energy_density_Wh_per_L": theory.energy_density_Wh_per_L, "utilisation": 1.0,
+               "capacity_mAh_per_cm2": mAh_per_cm2(theory.capacity_C_per_m2), **theory.to_dict(),
+               "parameters": params.to_dict()}
+        outcome = None
+        print(f"{out['specific_energy_Wh_per_kg']:.1f} Wh/kg, {out['energy_density_Wh_per_L']:.0f} Wh/L "
+              f"(theoretical; {out['mass_accounting']})", file=_out(args))
     else:
-        log.info("simulating %s at %.3g mA/cm2, %s um (%s)", args.protocol, current / 10, round(params.L_cat * 1e6, 6), args.set)
-        result = simulate(params, current, protocol=args.protocol, profiles=bool(args.profiles))
-        out = {"mode": "simulated", **result.to_dict()}
+        wants_profiles = bool(args.profiles)
+        outcome = (cell_from_report(args.report, step, profiles=wants_profiles) if args.report
+                   else simulate_cell(step, profiles=wants_profiles))
+        block = outcome.to_dict()
+        _print_cell(block, _out(args))
+        out = {"mode": "simulated", **block, "parameters": outcome.result.parameters.to_dict(),
+               "parameter_sources": {k: v["source"] for k, v in block["parameters"].items()}}
     out["software"] = software_versions()
-    out["command"] = "microsim " + " ".join(sys.argv[1:]) if sys.argv else ""
-    summary = (f"{out['specific_energy_Wh_per_kg']:.1f} Wh/kg, {out['energy_density_Wh_per_L']:.0f} Wh/L, "
-               f"utilisation {out['utilisation']:.3f}, {out['capacity_mAh_per_cm2']:.3f} mAh/cm2 "
-               f"(theoretical {out['theoretical_specific_energy_Wh_per_kg']:.1f} Wh/kg; {out['mass_accounting']})")
-    print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
-    if result is not None:
-        losses = ", ".join(f"{k} {v:.1f}" for k, v in out["overpotentials_mV"].items() if k != "open_circuit")
-        print(f"mean overpotentials [mV]: {losses}", file=sys.stderr if args.json == "-" else sys.stdout)
-        if result.note:
-            print(f"microsim: {result.note}", file=sys.stderr)
+    out["command"] = _command()
     if args.json == "-":
         sys.stdout.write(report_json(out))
     elif args.json:
         write_report(out, args.json, force=args.force)
-    if args.curve and result is not None:
-        from microsim.io import write_csv
-
-        rows = [{"time_s": t, "capacity_mAh_per_cm2": q / 36000.0, "voltage_V": v}
-                for t, q, v in zip(result.time, result.capacity, result.voltage)]
-        write_csv(rows, args.curve, force=args.force)
-    if args.profiles and result is not None and result.profiles is not None:
-        from microsim.io import write_csv
-
-        prof = result.profiles
-        rows = [{"time_s": t, "x_um": x * 1e6, "phi_e_V": pe, "reaction_current_A_per_m2": j, "lithiation": th}
-                for k, t in enumerate(prof["time"])
-                for x, pe, j, th in zip(prof["x"], prof["phi_e"][k], prof["reaction_current"][k], prof["lithiation"][k])]
-        write_csv(rows, args.profiles, force=args.force)
+    if outcome is not None:
+        result = outcome.result
+        if args.curve:
+            rows = [{"time_s": t, "capacity_mAh_per_cm2": mAh_per_cm2(q), "voltage_V": v}
+                    for t, q, v in zip(result.time, result.capacity, result.voltage)]
+            write_csv(rows, args.curve, force=args.force)
+        if args.profiles and result.profiles is not None:
+            prof = result.profiles
+            rows = [{"time_s": t, "x_um": x * 1e6, "phi_e_V": pe, "reaction_current_A_per_m2": j, "lithiation": th}
+                    for k, t in enumerate(prof["time"])
+                    for x, pe, j, th in zip(prof["x"], prof["phi_e"][k], prof["reaction_current"][k],
+                                            prof["lithiation"][k])]
+            write_csv(rows, args.profiles, force=args.force)
     return 0
 
 
 def _cell_study(args) -> int:
     from microsim.cell.studies import STUDIES
-    from microsim.io import write_csv
+    from microsim.export import check_outputs, write_csv
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out {out} is a file; give a folder")
     names = list(STUDIES) if args.study == "all" else [args.study]
     planned = [out / f"{n}.{ext}" for n in names for ext in (("csv",) if args.no_plot else ("csv", "png"))]
-    for path in planned:
-        if path.exists() and not args.force:
-            raise InvalidInputError(f"{path} exists already; pass --force to overwrite it")
-    out.mkdir(parents=True, exist_ok=True)
+    if not out.is_dir():
+        try:
+            out.mkdir(parents=True)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    check_outputs(planned, force=args.force)
     for name in names:
         run, plot = STUDIES[name]
         log.info("study %s (%s)", name, args.protocol)
-        def progress(done: int, total: int) -> None:
+
+        def progress(done: int, total: int, name=name) -> None:
             if done == total or done % max(1, total // 4) == 0:
                 log.info("  %s: %d of %d cells simulated", name, done, total)
 
@@ -688,133 +737,82 @@ def _cell_study(args) -> int:
     return 0
 
 
-def _read_input(args):
-    from microsim.io import parse_crop, read_volume
-
-    crop = parse_crop(args.crop) if args.crop else None
-    started = time.perf_counter()
-    volume = read_volume(args.input, crop=crop, downsample_by=args.downsample,
-                         labels=bool(getattr(args, "phases", None)))
-    _stage(f"import of {args.input} ({'x'.join(map(str, volume.data.shape))} voxels, {volume.data.dtype})", started)
-    voxel_size = parse_voxel_size(args.voxel_size) if args.voxel_size else volume.voxel_size
-    return volume, voxel_size
-
-
-def _segmentation(volume, args):
-    from microsim.segment import segment
-
-    thresholds = [_number(t) for t in args.thresholds.split(",")] if args.thresholds else None
-    started = time.perf_counter()
-    result = segment(volume.data, args.classes.split(","), denoise_method=args.denoise, thresholds=thresholds,
-                     min_size=args.min_size)
-    _stage("segmentation (" + ", ".join(f"{k} {v:.3f}" for k, v in result.fractions().items()) + ")", started)
-    return result
-
-
 def _segment(args) -> int:
-    from microsim.io import write_labels
+    from microsim.export import check_outputs, write_labels
+    from microsim.pipeline import Segment, load, segment_volume
 
-    if Path(args.output).exists() and not args.force:
-        raise InvalidInputError(f"{args.output} exists already; pass --force to overwrite it")
-    volume, voxel_size = _read_input(args)
-    if volume.is_labelled:
-        raise InvalidInputError(f"{args.input} is already labelled ({', '.join(volume.phases)})")
-    result = _segmentation(volume, args)
-    write_labels(args.output, result.labels, phases=result.phases, voxel_size=voxel_size, force=args.force,
+    check_outputs([args.output], inputs=[args.input], force=args.force)
+    step = Segment(args.classes, denoise=args.denoise, thresholds=args.thresholds, min_size=args.min_size)
+    volume = load(_load_step(args))
+    result = segment_volume(volume, step)
+    write_labels(args.output, result.labels, phases=result.phases, voxel_size=volume.voxel_size, force=args.force,
                  compress=not args.uncompressed)
     fractions = ", ".join(f"{k} {v:.4f}" for k, v in result.fractions().items())
     thresholds = ", ".join(f"{t:.6g}" for t in result.thresholds)
     print(f"wrote {args.output}: labels {result.phases}; volume fractions {fractions}; "
           f"thresholds {thresholds} ({result.method}, denoise {result.denoise})")
-    if voxel_size is None:
+    if volume.voxel_size is None:
         log.info("no voxel size known: give --voxel-size when analysing %s", args.output)
     return 0
 
 
-def _run(args) -> int:
-    volume, voxel_size = _read_input(args)
-    extra = {}
-    if volume.is_labelled or args.phases:
-        if args.classes:
-            raise InvalidInputError(f"{args.input} is labelled already; drop --classes (or segment a grey stack)")
-        labels = volume.data
-        phases = _phase_table(args.phases) if args.phases else volume.phases
-    elif args.classes:
-        result = _segmentation(volume, args)
-        labels, phases = result.labels, result.phases
-        extra["segmentation"] = result.to_dict()
+def _generate(args) -> int:
+    import numpy as np
+
+    from microsim.export import check_outputs, save_microstructure
+    from microsim.generate import Gradient, LogNormal, generate
+
+    check_outputs([args.output], force=args.force)
+    if len(set(args.voxel_size)) != 1:
+        raise InvalidInputError("generate makes isotropic voxels: give one --voxel-size")
+    if len(args.radius) == 1 and "=" not in args.radius[0]:
+        radius = units.parse_length(args.radius[0])
+        radius = {name: radius for name in ("pore", "CAM", "LLZO")}
     else:
-        raise InvalidInputError(
-            f"{args.input} holds grey values: give --classes (dark to bright, e.g. pore,CBD,NMC) to segment it, "
-            "or --phases for a labelled stack"
-        )
-    if voxel_size is None:
-        raise InvalidInputError(f"{args.input} does not store a voxel size; give it with --voxel-size (e.g. 0.4um)")
-    micro = Microstructure(labels, voxel_size, phases, volume.grains)
-    log.info("%s voxels of %s m, phases %s", "x".join(map(str, micro.shape)), micro.voxel_size, dict(micro.phases))
-    if args.rct:
-        from microsim.transport.electrochem import cathode_asr
-
-        sigma = dict(_name_value(s, "--sigma", parse_conductivity) for s in args.sigma)
-        if not {"LLZO", "CAM"} <= set(sigma):
-            raise InvalidInputError("--rct needs --sigma LLZO=... and --sigma CAM=... for the cathode ASR")
-        started = time.perf_counter()
-        asr = cathode_asr(micro, sigma["LLZO"], sigma["CAM"], parse_area_resistance(args.rct),
-                          parse_area_resistance(args.rsp))
-        _stage("cathode ASR" + (f" ({asr.asr * 1e4:.4g} ohm cm2)" if asr.connected else f": {asr.note}"), started)
-        extra["asr"] = asr.to_dict()
-    return run_analysis(micro, args, source=str(args.input), extra=extra)
-
-
-def _demo_input() -> Path:
-    """The bundled CT crop: in the checkout, in the installed share folder, or under ./data."""
-    name = DEMO["file"]
-    candidates = [
-        Path(__file__).resolve().parents[1] / "data" / name,
-        Path(sys.prefix) / "share" / "microsim" / "data" / name,
-        Path.cwd() / "data" / name,
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise InvalidInputError(f"the demo stack {name} was not found (looked in {', '.join(map(str, candidates))})")
-
-
-def _demo(args) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stack = _demo_input()
-    argv = ["run", str(stack), "--classes", DEMO["classes"], "--voxel-size", DEMO["voxel_size"],
-            "--min-size", DEMO["min_size"], "--json", str(out / "demo_report.json"),
-            "--vti", str(out / "demo_fields.vti")]
-    argv += [f"--sigma={item}" for item in DEMO["sigma"]]
-    if args.force:
-        argv.append("--force")
-    log.info("demo: microsim %s", " ".join(argv))
-    return _run(build_parser().parse_args(argv))
+        radius = {}
+        for item in args.radius:
+            for name, value in _split_pairs(item, units.parse_length, "--radius"):
+                if name in radius:
+                    raise InvalidInputError(f"--radius gives {name} twice")
+                radius[name] = value
+    for name, spread in args.spread.items():
+        if name not in radius:
+            raise InvalidInputError(f"--spread names {name}, which has no --radius")
+        radius[name] = LogNormal(2 * radius[name], spread)
+    gradient = None
+    if args.gradient:
+        name, sep, values = args.gradient.partition("=")
+        if not sep or not values:
+            raise InvalidInputError(f"--gradient expects PHASE=F_IN:F_OUT, got {args.gradient!r}")
+        gradient = Gradient(name.strip(), tuple(_number(v) for v in values.split(":")), mode=args.gradient_mode)
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
+    log.info("generating %s voxels of %.3g m, seed %d", "x".join(map(str, args.shape)), args.voxel_size[0], seed)
+    micro = generate(
+        args.shape, args.fractions, radius, voxel_size=args.voxel_size[0], packing=args.packing, overlap=args.overlap,
+        matrix=args.matrix, gradient=gradient, separator=args.separator or 0.0, grain_size=args.grain_size,
+        periodic=args.periodic, seed=seed,
+    )
+    save_microstructure(micro, args.output, force=args.force, compress=not args.uncompressed)
+    achieved = ", ".join(f"{name} {f:.4f}" for name, f in micro.volume_fractions().items())
+    grains = f", {int(micro.grains.max())} LLZO grains" if micro.grains is not None else ""
+    print(f"wrote {args.output}: {'x'.join(map(str, micro.shape))} voxels, volume fractions {achieved}{grains}, "
+          f"seed {seed}")
+    return 0
 
 
 def _rev(args) -> int:
-    from microsim.io import write_csv
     from microsim.design.rev import representative_volume
-    from microsim.report import report_json, write_report
+    from microsim.export import check_outputs, report_json, write_csv, write_report
+    from microsim.reading import load_microstructure
 
-    for path in (args.csv, args.json):
-        if path and path != "-" and Path(path).exists() and not args.force:
-            raise OutputExistsError(f"{path} exists already; pass --force to overwrite it")
-    try:
-        sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else None
-    except ValueError:
-        raise InvalidInputError(f"--sizes expects integers like 16,24,32, got {args.sizes!r}") from None
-    voxel_size = parse_voxel_size(args.voxel_size) if args.voxel_size else None
-    micro = load_microstructure(args.input, voxel_size=voxel_size,
-                                phases=_phase_table(args.phases) if args.phases else None)
+    check_outputs([args.csv, args.json], inputs=[args.input], force=args.force)
+    micro = load_microstructure(args.input, voxel_size=args.voxel_size, phases=args.phases)
     log.info("REV of %s along axis %d in %s (%s voxels)", args.phase, args.axis, args.input,
              "x".join(map(str, micro.shape)))
-    result = representative_volume(micro, args.phase, sizes=sizes, axis=args.axis, samples=args.samples,
+    result = representative_volume(micro, args.phase, sizes=args.sizes, axis=args.axis, samples=args.samples,
                                    tolerance=args.tolerance, seed=args.seed,
                                    progress=lambda done, total: log.info("sub-volume %d of %d", done, total))
-    print(result.table(), file=sys.stderr if args.json == "-" else sys.stdout)  # stdout: the JSON alone
+    print(result.table(), file=_out(args))  # stdout: the JSON alone
     if args.csv:
         write_csv(result.rows(), args.csv, force=args.force)
     if args.json:
@@ -833,19 +831,18 @@ def _study_outputs(table: Path) -> dict[str, Path]:
 
 
 def _study(args) -> int:
-    from microsim.io import write_csv
     from microsim.design import StudyInterrupted, load_study, run_study
     from microsim.design.analysis import plot_bruggeman, plot_energy, summarise, summary_table
     from microsim.design.runner import input_columns, progress_log, read_table
     from microsim.design.study import lookup
+    from microsim.export import check_outputs, write_csv
 
     study = load_study(args.file)
     table = Path(args.output)
     outputs = _study_outputs(table)
+    check_outputs([table, *outputs.values()], inputs=[args.file], force=True)
     if not table.exists() and not args.force:  # derived files of another table: keep them
-        for path in outputs.values():
-            if path.exists():
-                raise OutputExistsError(f"{path} exists already; pass --force to overwrite it")
+        check_outputs(outputs.values(), force=False)
     tasks = len(study.tasks())
     log.info("study %s (%s): %d points x %d seeds = %d rows -> %s", study.name, study.id(),
              len(study.design_points()), len(study.seeds), tasks, table)
@@ -876,6 +873,14 @@ def _study(args) -> int:
     return 1 if rows and failed == len(rows) else 0
 
 
+def _demo(args) -> int:
+    from microsim.demo import run_demo
+
+    summary = run_demo(args.out, force=args.force)
+    print(summary)
+    return 0
+
+
 def _error(message: str, quiet_rank: bool, *, shared: bool) -> None:
     """Print the one error line. Under MPI an error every rank shares is printed by rank 0
     alone; one rank's own error is printed with its rank, and the job is aborted so that no
@@ -888,6 +893,10 @@ def _error(message: str, quiet_rank: bool, *, shared: bool) -> None:
         abort_other_ranks()
     if not quiet_rank:
         print(f"microsim: error: {message}", file=sys.stderr)
+
+
+HANDLERS = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "asr": _asr,
+            "cell": _cell, "cell-study": _cell_study, "study": _study, "rev": _rev, "demo": _demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -907,9 +916,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.setLevel(logging.ERROR if quiet_rank else logging.WARNING if args.quiet else logging.INFO)
     package_log.propagate = False
     try:
-        handlers = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "asr": _asr,
-                    "cell": _cell, "cell-study": _cell_study, "study": _study, "rev": _rev, "demo": _demo}
-        return handlers[args.command](args)
+        return HANDLERS[args.command](args)
     except MicrosimError as exc:
         # bad input is met alike by every rank; other errors (a file, memory) may be one rank's own
         _error(str(exc), quiet_rank, shared=getattr(exc, "shared_by_ranks", False) or isinstance(exc, InvalidInputError))
@@ -918,12 +925,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("out of memory; crop or downsample the volume, or spread it over machines with --backend petsc",
                quiet_rank, shared=False)
         return 1
+    except OSError as exc:  # a file system refusal met while writing (full disk, permissions changed under us)
+        _error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), quiet_rank, shared=False)
+        return 1
     except KeyboardInterrupt:
         print("microsim: interrupted", file=sys.stderr)
         return 130
     finally:
         package_log.removeHandler(handler)
 
+
+__all__ = ["build_parser", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

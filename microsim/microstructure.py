@@ -5,18 +5,17 @@ integer phase label per voxel), the voxel size in metres per array axis, the pha
 table (name -> label) and, optionally, grain ids (e.g. LLZO grains, for grain-boundary
 resistance). It is immutable; derive a new one with :func:`dataclasses.replace`.
 
-Files: a labelled TIFF (the voxel size and phase table travel in its JSON
-description; ImageJ ``spacing``/resolution tags are read too) or an ``.npz`` archive.
-Plain ``.npy`` label arrays need the voxel size (and phase table) from the caller.
+Files: :func:`microsim.reading.load_microstructure` reads one and
+:func:`microsim.export.save_microstructure` writes one (a labelled TIFF with the voxel
+size and phase table in its JSON description, or an ``.npz`` archive); this module
+holds the value alone and imports neither.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import types
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
@@ -234,72 +233,10 @@ class Microstructure:
         }
 
 
-def save_microstructure(micro: Microstructure, path: str | os.PathLike, *, force: bool = False,
-                        compress: bool = True) -> Path:
-    """Write ``micro`` to a labelled TIFF (``.tif``/``.tiff``) or an ``.npz`` archive.
-
-    The TIFF holds the labels as pages along axis 0 (zlib-compressed unless
-    ``compress=False``: an uncompressed TIFF is memory-mapped when read, so each MPI
-    rank reads only its slab) and, in its JSON description under ``"microsim"``, the
-    voxel size [m] and the phase table; grain ids, when present, go into a second TIFF
-    series. The file is written atomically and an existing file is replaced only with
-    ``force=True`` (:func:`microsim.io.write_labels`).
-    """
-    from microsim.io import write_labels
-
-    return write_labels(path, micro.labels, phases=micro.phases, voxel_size=micro.voxel_size,
-                        grains=micro.grains, force=force, compress=compress)
-
-
-def load_microstructure(
-    path: str | os.PathLike,
-    *,
-    voxel_size=None,
-    phases: Mapping[str, int] | None = None,
-    crop=None,
-    downsample_by: int = 1,
-) -> Microstructure:
-    """Read a labelled volume from a TIFF stack, slice folder, ``.npy`` or ``.npz`` file.
-
-    Parameters
-    ----------
-    path : path-like
-        ``.tif``/``.tiff`` (multi-page, axis 0 = pages), ``.npy`` (a 3-D integer
-        array) or ``.npz`` (as written by :func:`save_microstructure`, or holding
-        one 3-D array).
-    voxel_size : float or 3 floats [m], optional
-        Overrides the voxel size stored in the file; required when the file has none.
-    phases : mapping str -> int, optional
-        Overrides the stored phase table; default the stored one, else
-        :data:`DEFAULT_PHASES`.
-    crop, downsample_by
-        Region of interest and integer downsampling (see :func:`microsim.io.read_volume`).
-
-    Raises
-    ------
-    InputFileError
-        Missing, unreadable or unsupported file.
-    InvalidMicrostructureError
-        No voxel size anywhere, or labels that are not a valid label map.
-    """
-    from microsim.io import read_volume
-
-    volume = read_volume(path, crop=crop, downsample_by=downsample_by, labels=True)
-    size = voxel_size if voxel_size is not None else volume.voxel_size
-    if size is None:
-        raise InvalidMicrostructureError(
-            f"{volume.source} does not store a voxel size; give it (e.g. --voxel-size 0.4um or voxel_size=4e-7)"
-        )
-    table = phases if phases is not None else (volume.phases or DEFAULT_PHASES)
-    return Microstructure(volume.data, check_voxel_size(size), table, volume.grains)
-
-
 __all__ = [
     "DEFAULT_PHASES",
     "Microstructure",
     "check_labels",
     "check_phases",
     "check_voxel_size",
-    "load_microstructure",
-    "save_microstructure",
 ]

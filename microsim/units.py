@@ -49,6 +49,15 @@ _RESISTANCE_AREA_UNITS = {
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
+def length_unit_scale(unit) -> float | None:
+    """Metres in one ``unit`` as image metadata spell it (``um``, ``µm``, ``micron``,
+    ``nanometer``, ...), or None when it is not a length unit."""
+    key = str(unit or "").strip().replace("\\u00B5", "u").replace("µ", "u").replace("μ", "u")
+    key = {"microns": "micron", "micrometer": "um", "micrometre": "um", "nanometer": "nm",
+           "nanometre": "nm", "millimeter": "mm", "millimetre": "mm"}.get(key, key)
+    return _LENGTH_UNITS.get(key)
+
+
 def _parse(text: str, units: dict[str, float], what: str, *, positive: bool) -> float:
     match = _NUMBER.match(str(text))
     if match is None:

@@ -269,8 +269,8 @@ def test_shipped_parameter_files_match_the_sets():
         get_parameter_set(str(folder / "nothing.json"))
 
 
-def test_energy_from_report_in_one_call():
-    from microsim.cell import energy_from_report
+def test_cell_from_report_in_one_call_says_where_each_value_came_from():
+    from microsim.pipeline import Cell, cell_from_report
 
     report = {
         "volume_fractions": {"pore": 0.0, "CAM": 0.75, "LLZO": 0.25},
@@ -279,10 +279,20 @@ def test_energy_from_report_in_one_call():
     }
     # 0.125 = 0.25^1.5 and 3 ε / R_p = 4.5e7 1/m: the improved set's own values
     base = simulate(improved().with_values(L_cat=100e-6), 10.0)
-    r = energy_from_report(report, 10.0, parameter_set="improved", thickness=100e-6)
+    outcome = cell_from_report(report, Cell(improved().with_values(L_cat=100e-6), 10.0, given={"L_cat"}))
+    r = outcome.result
     assert r.parameters.sigma_eff_SE == pytest.approx(improved().sigma_eff_SE)
     assert r.parameters.interface_area == 4.5e7 and r.parameters.L_cat == 100e-6
     assert r.energy == pytest.approx(base.energy, rel=1e-9)
+    assert outcome.sources["sigma_eff"] == "measured" and outcome.sources["area_per_volume"] == "measured"
+    assert outcome.sources["L_cat"] == "given" and outcome.sources["R_CT"] == "set"
+    assert outcome.sources["kappa_eff"] == "set"  # no CAM record in this report
+    # explicit beats implicit: a given sigma_eff wins over the report's
+    given = cell_from_report(report, Cell(improved().with_values(sigma_eff=1e-3), 10.0, given={"sigma_eff"}))
+    assert given.result.parameters.sigma_eff_SE == pytest.approx(1e-3) and given.sources["sigma_eff"] == "given"
+    # a given volume fraction that contradicts the volume is an error naming both
+    with pytest.raises(MicrosimError, match="eps_CAM = 0.6 was given, but the report's volume has 0.75"):
+        cell_from_report(report, Cell(improved().with_values(eps_CAM=0.6), 10.0, given={"eps_CAM"}))
 
 
 @pytest.mark.parametrize("factor", [0.4, 1.0, 2.5])

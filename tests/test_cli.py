@@ -132,20 +132,33 @@ def test_unknown_option_is_one_line_too(capsys):
     one_error_line(capsys, "the following arguments are required: input")
 
 
-def test_demo_runs_the_pipeline_on_the_bundled_crop(tmp_path, capsys):
+def test_demo_goes_from_a_generated_composite_to_wh_per_kg_and_runs_the_ct_crop(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "pore" in captured.out and "NMC" in captured.out
+    assert "Wh/kg" in captured.out and "pore" in captured.out and "NMC" in captured.out
     assert "done in" in captured.err  # a timed line per stage
-    report = json.loads((out / "demo_report.json").read_text())
-    assert {r["phase"] for r in report["transport"]} == {"pore", "NMC"}
-    assert all(r["percolating"] for r in report["transport"])
-    assert report["segmentation"]["classes_dark_to_bright"] == ["pore", "CBD", "NMC"]
-    assert report["voxel_size_m"] == [0.398e-6] * 3
-    assert (out / "demo_fields.vti").stat().st_size > 0
-    assert main(["demo", "--out", str(out)]) == 1  # no silent overwrite
-    one_error_line(capsys, "--force")
+    composite = json.loads((out / "composite_report.json").read_text())
+    assert {r["phase"] for r in composite["transport"]} == {"CAM", "LLZO"}
+    assert composite["morphology"]["grains"]["count"] > 10
+    assert composite["asr"]["asr_ohm_cm2"] > 0
+    cells = composite["cells"]
+    assert [c["current_density_mA_per_cm2"] for c in cells] == [1.0, 10.0]
+    for cell in cells:  # a cell never delivers more than its theoretical energy
+        assert 0 < cell["specific_energy_Wh_per_kg"] <= cell["theoretical_specific_energy_Wh_per_kg"]
+        assert cell["parameters"]["sigma_eff"]["source"] == "measured"
+        assert cell["parameters"]["R_CT"]["source"] == "set"
+    assert cells[1]["specific_energy_Wh_per_kg"] < cells[0]["specific_energy_Wh_per_kg"]
+    ct = json.loads((out / "ct_report.json").read_text())
+    assert {r["phase"] for r in ct["transport"]} == {"pore", "NMC"}
+    assert all(r["percolating"] for r in ct["transport"])
+    assert ct["segmentation"]["classes_dark_to_bright"] == ["pore", "NMC"]
+    assert ct["voxel_size_m"] == [0.398e-6] * 3
+    for name in ("composite", "ct"):
+        assert (out / f"{name}_fields.vti").stat().st_size > 0 and (out / f"{name}.png").stat().st_size > 10_000
+        compile((out / f"{name}_fields_paraview.py").read_text(), "script", "exec")
+    assert main(["-q", "demo", "--out", str(out)]) == 1  # never over its own files without --force
+    one_error_line(capsys, "exists already")
 
 
 def test_grain_boundary_and_interface_resistance_options(tmp_path, capsys):
@@ -205,7 +218,7 @@ def test_generate_log_normal_and_separator(tmp_path, capsys):
         (["--fractions", "CAM=lots"], "expected a number"),
         (["--radius", "CAM=-3um"], "length"),
         (["--radius", "CAM=3"], "no unit"),
-        (["--shape", "64,64"], "3-D box"),
+        (["--shape", "64,64"], "three integers"),
         (["--fractions", "SE=0.3"], "unknown phase 'SE'"),
         (["--gradient", "CAM"], "--gradient expects"),
         (["--spread", "LLZO=0.3"], "has no --radius"),
@@ -363,7 +376,7 @@ def test_run_end_to_end_on_a_grey_stack(tmp_path, capsys):
 
 
 def test_segment_command_writes_named_labels(tmp_path, capsys):
-    from microsim.microstructure import load_microstructure
+    from microsim.reading import load_microstructure
 
     from pathlib import Path
 
@@ -385,11 +398,11 @@ def test_segment_command_writes_named_labels(tmp_path, capsys):
         (lambda d: np.save(d / "g.npy", np.zeros((4, 4), np.uint8)), ["--classes", "a,b"], "3-D stack is needed"),
         (lambda d: np.save(d / "g.npy", np.full((4, 4, 4), 7, np.uint8)), ["--classes", "a,b"], "single grey level"),
         (lambda d: np.save(d / "g.npy", np.arange(64, dtype=np.uint8).reshape(4, 4, 4)), ["--classes", "a"],
-         "two or more distinct class names"),
+         "two or more names"),
         (lambda d: np.save(d / "g.npy", np.arange(64, dtype=np.uint8).reshape(4, 4, 4)),
-         ["--classes", "a,b,c", "--thresholds", "30"], "need 2 increasing thresholds"),
+         ["--classes", "a,b,c", "--thresholds", "30"], "need 2 thresholds"),
         (lambda d: np.save(d / "g.npy", np.arange(64, dtype=np.uint8).reshape(4, 4, 4)),
-         ["--classes", "a,b", "--crop", "9:20,,"], "leaves nothing"),
+         ["--classes", "a,b", "--crop", "9:20,,"], "lies outside the volume"),
         (lambda d: (d / "g.npy").write_bytes(b"not a numpy file"), ["--classes", "a,b"], "cannot read"),
     ],
 )
@@ -434,9 +447,9 @@ def test_asr_contract(tmp_path, capsys):
 
 
 def test_a_volume_too_big_is_refused_before_the_morphology(volume_tif, monkeypatch, capsys):
-    import microsim.transport.effective as effective
+    import microsim.transport.axis_solve as axis_solve
 
-    monkeypatch.setattr(effective, "available_memory_bytes", lambda: 1000)
+    monkeypatch.setattr(axis_solve, "available_memory_bytes", lambda: 1000)
     assert main(["analyze", str(volume_tif), "--sigma", "LLZO=1S/m"]) == 1
     err = capsys.readouterr().err
     assert "measuring the morphology" not in err

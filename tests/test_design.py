@@ -13,7 +13,7 @@ from microsim import Microstructure
 from microsim.cli import main
 from microsim.design import DesignPoint, Study, evaluate, load_study, read_table, run_study, summarise
 from microsim.design.analysis import bruggeman_fit
-from microsim.design.evaluate import slab_bounds, slab_conductivity_factors, slab_fractions_and_area
+from microsim.transport.profile import slab_bounds, slab_conductivity_factors, slab_fractions_and_area
 from microsim.design.rev import representative_volume
 from microsim.design.runner import StudyInterrupted, input_columns, run_point
 from microsim.errors import InputFileError, InvalidInputError
@@ -163,7 +163,7 @@ def test_slab_factors_follow_a_step_in_channel_area():
 
 def test_slab_fractions_and_area_add_up():
     micro, bounds = channels([0.5, 0.5, 0.25, 0.25])
-    local = slab_fractions_and_area(micro, bounds)
+    local = slab_fractions_and_area(micro, bounds, cam="CAM", se="LLZO")
     assert local["eps_SE"] == pytest.approx([0.5, 0.5, 0.25, 0.25])
     # one CAM|LLZO plane of 8x12 faces per slab side (12 x 12 section), x 2/3, plus the step's
     # ledge of 3 x 12 faces split between slabs 1 and 2
@@ -184,7 +184,7 @@ def test_uniform_point_keeps_the_volume_sigma_and_graded_point_follows_the_gradi
     assert micro_point["eps_CAM"] == pytest.approx(0.65, abs=0.005)
     from microsim.design.evaluate import generate_point
 
-    local = slab_fractions_and_area(generate_point(graded, 1), slab_bounds(32, 4))
+    local = slab_fractions_and_area(generate_point(graded, 1), slab_bounds(32, 4), cam="CAM", se="LLZO")
     expected = np.interp((np.arange(4) + 0.5) / 4, [0, 1], graded.cam_profile)
     assert local["eps_CAM"] == pytest.approx(expected, abs=0.02)
 
@@ -439,7 +439,7 @@ def test_cli_study_refuses_to_mix_and_to_overwrite(tmp_path, capsys):
     assert main(["study", str(tmp_path / "missing.toml"), "-o", str(out)]) == 1
     one_error_line(capsys, "does not exist")
     assert main(["study", str(tmp_path / "a.toml"), "-o", str(out), "--workers", "0"]) == 1
-    one_error_line(capsys, "workers must be at least 1")
+    one_error_line(capsys, "--workers: expected an integer >= 1")
 
 
 def test_cli_rev(tmp_path, capsys, random_three_phase):
@@ -499,11 +499,12 @@ def test_energy_map_of_two_swept_numbers(tmp_path):
 
 def test_one_slab_point_equals_the_analyze_report_path():
     # the design chain with one slab is the documented analyze -> cell coupling: the same
-    # volume through analysis_report + energy_from_report gives the same energy (1e-9)
-    from microsim.cell import energy_from_report, get_parameter_set
+    # volume through analysis_report + cell_from_report gives the same energy (1e-9)
+    from microsim.cell import get_parameter_set
     from microsim.design.evaluate import generate_point
+    from microsim.export.report import analysis_report
     from microsim.morphology import measure_morphology
-    from microsim.report import analysis_report
+    from microsim.pipeline import Cell, cell_from_report
 
     point = DesignPoint({**SMALL, "cam_fraction": 0.65, "parameter_set": "state_of_the_art",
                          "current_density": "1mA/cm2"})
@@ -512,8 +513,8 @@ def test_one_slab_point_equals_the_analyze_report_path():
     p = get_parameter_set("state_of_the_art")
     results = solve_transport(micro, {"LLZO": p.sigma_SE}, axes=0) + solve_transport(micro, {"CAM": p.kappa_CAM}, axes=0)
     report = analysis_report(micro, results, source="test", morphology=measure_morphology(micro, thickness=False))
-    cell = energy_from_report(report, 10.0, parameter_set="state_of_the_art", thickness=50e-6,
-                              d50_CAM=point["cam_d50"])
+    params = p.with_values(L_cat=50e-6, d50_CAM=point["cam_d50"])
+    cell = cell_from_report(report, Cell(params, 10.0, given={"L_cat", "d50_CAM"}, slabs=1)).result
     assert row["specific_energy_Wh_per_kg"] == pytest.approx(cell.specific_energy_Wh_per_kg, rel=1e-9)
     assert row["area_CAM_LLZO_per_um"] * 1e6 == pytest.approx(cell.parameters.interface_area, rel=1e-12)
 

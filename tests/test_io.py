@@ -5,8 +5,9 @@ import pytest
 import tifffile
 
 from microsim.errors import InputFileError, InvalidInputError, OutputExistsError
-from microsim.io import downsample, parse_crop, read_volume, write_labels, write_vti
-from microsim.microstructure import Microstructure, load_microstructure
+from microsim.export import write_labels, write_vti
+from microsim.microstructure import Microstructure
+from microsim.reading import downsample, load_microstructure, parse_crop, read_volume
 from microsim.transport import solve_transport
 
 
@@ -129,7 +130,7 @@ def test_vti_read_back_with_vtk(tmp_path):
 def test_vti_streams_arrays_over_many_blocks_and_cleans_up(tmp_path):
     import pyvista as pv
 
-    from microsim.io import VtiWriter
+    from microsim.export import VtiWriter
 
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 3, (80, 64, 48)).astype(np.uint8)
@@ -151,7 +152,8 @@ def test_vti_streams_arrays_over_many_blocks_and_cleans_up(tmp_path):
 
 
 def test_an_uncompressed_label_tiff_is_read_as_a_memory_map(tmp_path):
-    from microsim.microstructure import _is_mapped, save_microstructure
+    from microsim.export import save_microstructure
+    from microsim.microstructure import _is_mapped
 
     labels = np.zeros((12, 10, 8), np.uint8)
     labels[:, :5] = 2

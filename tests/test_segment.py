@@ -7,7 +7,7 @@ import pytest
 
 from microsim.errors import InvalidInputError
 from microsim.generate import generate
-from microsim.io import read_volume
+from microsim.reading import read_volume
 from microsim.segment import noise_sigma, remove_specks, segment
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -16,7 +16,7 @@ import pytest
 from microsim import Microstructure, PercolationWarning, effective_conductivity, solve_transport, tortuosity_factor
 from microsim.errors import ConvergenceError, InvalidInputError, ResourceError
 from microsim.generate import generate
-from microsim.transport import AMGSolver, effective as effective_module
+from microsim.transport import AMGSolver, axis_solve as axis_solve_module, effective as effective_module
 from tests.conftest import layered
 
 EXACT = 1e-7
@@ -260,7 +260,7 @@ def test_non_convergence_raises(random_two_phase):
 
 
 def test_volume_too_big_for_memory_is_refused(random_two_phase, monkeypatch):
-    monkeypatch.setattr(effective_module, "available_memory_bytes", lambda: 1000)
+    monkeypatch.setattr(axis_solve_module, "available_memory_bytes", lambda: 1000)
     with pytest.raises(ResourceError, match="only 0.0 GiB are available"):
         solve_transport(random_two_phase, "CAM")
 
@@ -324,7 +324,7 @@ def test_assembly_matches_a_voxel_by_voxel_reference(axis, periodic):
 
 
 def test_face_potentials_without_a_volume_sized_array():
-    from microsim.transport.effective import _face_potential
+    from microsim.transport.axis_solve import _face_potential
     from microsim.transport.network import _axis_slices
 
     rng = np.random.default_rng(0)

@@ -4,7 +4,7 @@ Li metal | dense solid-electrolyte separator | composite cathode, fed with effec
 properties from the transport solver or from Bruggeman forms (DESIGN §5).
 """
 
-from microsim.cell.coupling import energy_from_report, parameters_from_report
+from microsim.cell.coupling import coupled_parameters, effective_conductivity, parameters_from_report
 from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy
 from microsim.cell.ocv import get_ocv
 from microsim.cell.p2d import LOSSES, PROTOCOLS, CellResult, Grid, simulate
@@ -32,7 +32,8 @@ __all__ = [
     "Material",
     "TheoreticalEnergy",
     "cell_stack",
-    "energy_from_report",
+    "coupled_parameters",
+    "effective_conductivity",
     "get_material",
     "get_ocv",
     "get_parameter_set",

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from microsim.cell.parameters import CellParameters, get_material
+from microsim.constants import J_PER_WH, mAh_per_cm2
 
-J_PER_WH = 3600.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class TheoreticalEnergy:
         return {
             "theoretical_specific_energy_Wh_per_kg": self.specific_energy_Wh_per_kg,
             "theoretical_energy_density_Wh_per_L": self.energy_density_Wh_per_L,
-            "theoretical_capacity_mAh_per_cm2": self.capacity_C_per_m2 / 36000.0,
+            "theoretical_capacity_mAh_per_cm2": mAh_per_cm2(self.capacity_C_per_m2),
             "nominal_voltage_V": self.nominal_voltage_V,
             "mass_g_per_cm2": self.mass_kg_per_m2 * 0.1,
             "stack_thickness_um": self.thickness_m * 1e6,

@@ -42,13 +42,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microsim.cell.energy import J_PER_WH, TheoreticalEnergy, cell_stack, theoretical_energy
+from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy
 from microsim.cell.ocv import get_ocv
+from microsim.constants import FARADAY, GAS_CONSTANT, J_PER_WH, mAh_per_cm2
 from microsim.cell.parameters import CellParameters, get_material
 from microsim.errors import ConvergenceError, InvalidInputError
 
-FARADAY = 96485.33212  # C/mol
-GAS_CONSTANT = 8.314462618  # J/(mol K)
 PROTOCOLS = ("discharge", "charge-discharge")
 LOSSES = ("separator_ionic", "cathode_ionic", "electronic", "charge_transfer", "interphase",
           "solid_diffusion", "anode")
@@ -120,10 +119,10 @@ class CellResult:
             "specific_energy_Wh_per_kg": self.specific_energy_Wh_per_kg,
             "energy_density_Wh_per_L": self.energy_density_Wh_per_L,
             "utilisation": self.utilisation,
-            "capacity_mAh_per_cm2": self.delivered_capacity / 36000.0,
-            "energy_mWh_per_cm2": self.energy / 36000.0,
+            "capacity_mAh_per_cm2": mAh_per_cm2(self.delivered_capacity),
+            "energy_mWh_per_cm2": mAh_per_cm2(self.energy),
             "mean_voltage_V": self.mean_voltage,
-            "charge_capacity_mAh_per_cm2": None if self.charge_capacity is None else self.charge_capacity / 36000.0,
+            "charge_capacity_mAh_per_cm2": None if self.charge_capacity is None else mAh_per_cm2(self.charge_capacity),
             **self.theoretical.to_dict(),
             "overpotentials_mV": {k: v * 1e3 for k, v in self.overpotentials.items()},
             "effective_properties": {
@@ -132,7 +131,7 @@ class CellResult:
                 "interface_area_per_volume_per_m": p.interface_area,
             },
             "curve": {
-                "capacity_mAh_per_cm2": (self.capacity[take] / 36000.0).tolist(),
+                "capacity_mAh_per_cm2": mAh_per_cm2(self.capacity[take]).tolist(),
                 "voltage_V": self.voltage[take].tolist(),
             },
             "note": self.note,

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from microsim.constants import C_PER_KG_PER_MAH_PER_G
 from microsim.errors import InvalidInputError
 
-MAH_PER_G = 3.6e3  # C/kg in one mAh/g
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Material:
 
     @property
     def capacity_mAh_per_g(self) -> float:
-        return self.specific_capacity / MAH_PER_G
+        return self.specific_capacity / C_PER_KG_PER_MAH_PER_G
 
     @property
     def volumetric_capacity(self) -> float:
@@ -65,14 +65,14 @@ class Material:
 _PAPER = "Ren, Danner et al., Adv. Energy Mater. 13 (2023) 2201939, Table 3"
 
 MATERIALS = {
-    "NMC811": Material("NMC811", 4870.0, 218.66 * MAH_PER_G, 97.28e-3, 3.86, "NMC811", _PAPER),
+    "NMC811": Material("NMC811", 4870.0, 218.66 * C_PER_KG_PER_MAH_PER_G, 97.28e-3, 3.86, "NMC811", _PAPER),
     # LiCoO2 between x = 0.5 and the 3.0 V end of the Ramadass fit (x = 0.9967):
     # 0.4967 x 274 mAh/g; density of the crystal 5.06 g/cm^3; mean voltage of that fit
     # over the window.
-    "LCO": Material("LCO", 5060.0, 136.1 * MAH_PER_G, 97.87e-3, 3.95, "LCO",
+    "LCO": Material("LCO", 5060.0, 136.1 * C_PER_KG_PER_MAH_PER_G, 97.87e-3, 3.95, "LCO",
                     "Ramadass et al., J. Electrochem. Soc. 151 (2004) A196 (OCV); crystal density 5.06 g/cm3"),
     "LLZO": Material("LLZO", 5077.0, source=_PAPER),
-    "Li": Material("Li", 534.0, 3861.3 * MAH_PER_G, 6.941e-3, source=_PAPER),
+    "Li": Material("Li", 534.0, 3861.3 * C_PER_KG_PER_MAH_PER_G, 6.941e-3, source=_PAPER),
     # current-collector foils (only with the current-collector accounting option)
     "Al": Material("Al", 2700.0, source="handbook density"),
     "Cu": Material("Cu", 8960.0, source="handbook density"),

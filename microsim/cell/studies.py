@@ -6,7 +6,7 @@
   added one after the other;
 * :func:`ragone`: specific energy against current density.
 
-Each returns rows (dicts with units in the keys) for :func:`microsim.io.write_csv`; the ``plot_*``
+Each returns rows (dicts with units in the keys) for :func:`microsim.export.write_csv`; the ``plot_*``
 functions draw them (matplotlib, imported on use).
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from microsim.cell.p2d import Grid, simulate
 from microsim.cell.parameters import CellParameters, improved, state_of_the_art
-from microsim._plotting import pyplot, save_png
+from microsim.export.plots import pyplot, save_png
 
 log = logging.getLogger(__name__)
 

@@ -126,7 +126,7 @@ def plot_energy(summary: Sequence[dict], swept: Sequence[str], path: str | Path,
     of the first for each value of the second). More: lines of the first swept number
     for each combination of the others.
     """
-    from microsim._plotting import pyplot, save_png
+    from microsim.export.plots import pyplot, save_png
 
     plt = pyplot("study plots")
     columns = [lookup(name).column for name in swept]
@@ -168,7 +168,7 @@ def plot_energy(summary: Sequence[dict], swept: Sequence[str], path: str | Path,
 
 def plot_bruggeman(rows: Sequence[dict], path: str | Path, *, force: bool = False) -> tuple[Path, dict[str, float]]:
     """ε against σ_eff/σ0 of the SE and the CAM (every seed and axis), log-log, with the fitted β."""
-    from microsim._plotting import pyplot, save_png
+    from microsim.export.plots import pyplot, save_png
 
     plt = pyplot("study plots")
     fig, ax = plt.subplots(figsize=(7, 5))

@@ -58,7 +58,7 @@ def table_columns(study: Study) -> list[str]:
 
 
 def _versions() -> str:
-    from microsim.report import software_versions
+    from microsim.export.report import software_versions
 
     return "; ".join(f"{k} {v}" for k, v in software_versions().items())
 

@@ -1,5 +1,6 @@
 """Steady conduction on voxels: assembly, solvers and effective properties."""
 
+from microsim.transport.backends import get_solver
 from microsim.transport.effective import (
     TransportFields,
     TransportResult,
@@ -14,7 +15,7 @@ from microsim.transport.grains import (
     grain_boundary_beta,
 )
 from microsim.transport.network import build_network, check_conductivities
-from microsim.transport.solvers import AMGSolver, DirectSolver, SolveInfo, get_solver
+from microsim.transport.solvers import AMGSolver, DirectSolver, SolveInfo
 
 __all__ = [
     "AMGSolver",

@@ -45,11 +45,11 @@ from scipy.sparse import csgraph
 
 from microsim.errors import ConvergenceError, InvalidInputError, MicrosimError, MissingDependencyError, ResourceError
 from microsim.microstructure import Microstructure
-from microsim.transport.effective import (
+from microsim.transport.axis_solve import (
     AxisSolve,
     TransportFields,
-    _currents_and_fields,
     available_memory_bytes,
+    currents_and_fields,
     dissipation,
 )
 from microsim.transport.network import ConductanceNetwork, LinearSystem, build_network
@@ -209,6 +209,10 @@ class PETScSolver:
             raise InvalidInputError(
                 f"unknown PETSc preconditioner {self.preconditioner!r}; valid: {', '.join(PRECONDITIONERS)}"
             )
+
+    def solve_axes(self, micro: Microstructure, table: Mapping[str, float], axis_list, **options) -> list[AxisSolve]:
+        """Solve every axis of ``axis_list`` across the MPI ranks (see :func:`solve_axes`)."""
+        return solve_axes(micro, table, axis_list, self, **options)
 
     def resolved_preconditioner(self, PETSc=None) -> str:
         """"hypre" or "gamg": what ``auto`` means with this PETSc."""
@@ -583,7 +587,7 @@ def _solve_axis(PETSc, slab: Slab, micro: Microstructure, template: ConductanceN
             network = dataclasses.replace(template, labels=micro.labels, grains=micro.grains,
                                           components=keep_full.view(np.uint8), n_components=1)
             system = LinearSystem(matrix=None, rhs=None, keep=keep_full, axis=axis)
-            fields = _currents_and_fields(network, system, full[keep_full], True)[2]
+            fields = currents_and_fields(network, system, full[keep_full], True)[2]
     return AxisSolve(axis, unknowns, 0.0, current_in, current_out, power, iterations, residual, converged,
                      assembly_seconds=assembly, setup_seconds=setup, solve_seconds=solve, ranks=slab.size,
                      fields=fields)

@@ -34,20 +34,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from microsim.constants import FARADAY, GAS_CONSTANT
 from microsim.errors import ConvergenceError, InvalidInputError
 from microsim.microstructure import Microstructure
-from microsim.transport.effective import (
-    TransportFields,
-    _currents_and_fields,
-    _linear_guess,
-    check_memory,
-    solve_transport,
-)
-from microsim.transport.network import _non_negative, build_network
-from microsim.transport.solvers import AMGSolver, get_solver, require_converged
+from microsim.transport.axis_solve import TransportFields, check_memory, currents_and_fields, linear_guess
+from microsim.transport.backends import get_solver
+from microsim.transport.effective import solve_transport
+from microsim.transport.network import build_network, non_negative
+from microsim.transport.solvers import AMGSolver, require_converged
 
-FARADAY = 96485.33212
-GAS_CONSTANT = 8.314462618
 
 
 @dataclass(frozen=True)
@@ -237,10 +232,10 @@ def cathode_asr(
     """
     started = time.perf_counter()
     se_label, cam_label = micro.label_of(se), micro.label_of(cam)
-    sigma_se = _non_negative(sigma_se, f"conductivity of {se}", "S/m")
-    kappa_cam = _non_negative(kappa_cam, f"conductivity of {cam}", "S/m")
-    r_ct = _non_negative(r_ct, "R_CT", "Ohm m^2")
-    r_sp = _non_negative(r_sp, "R_SP", "Ohm m^2")
+    sigma_se = non_negative(sigma_se, f"conductivity of {se}", "S/m")
+    kappa_cam = non_negative(kappa_cam, f"conductivity of {cam}", "S/m")
+    r_ct = non_negative(r_ct, "R_CT", "Ohm m^2")
+    r_sp = non_negative(r_sp, "R_SP", "Ohm m^2")
     if sigma_se == 0 or kappa_cam == 0:
         raise InvalidInputError(f"{se} and {cam} need positive conductivities, got {sigma_se} and {kappa_cam} S/m")
     if current_density is not None and not (math.isfinite(current_density) and current_density > 0):
@@ -284,10 +279,10 @@ def cathode_asr(
 
     # linear solve at 1 V across (the start of the nonlinear one)
     system = network.assemble(axis, keep)
-    info = solve(system.matrix, system.rhs, x0=_linear_guess(system), rtol=rtol)
+    info = solve(system.matrix, system.rhs, x0=linear_guess(system), rtol=rtol)
     require_converged(info, rtol, f"cathode ASR along axis {axis}")
     x, iterations, voltage, newton = info.x, info.iterations, 1.0, 0
-    _, current_out, _ = _currents_and_fields(network, system, x, False)
+    _, current_out, _ = currents_and_fields(network, system, x, False)
     if current_density is not None:
         # Butler-Volmer: Newton in the potentials at a fixed voltage (tangent face
         # conductances keep the matrix SPD), a secant on the voltage for the current
@@ -398,7 +393,7 @@ def cathode_asr(
                     values[pick] = np.where(j != 0, drop / j - half[a], r_ct + r_sp)
             field_net = dataclasses.replace(network, pair_resistance={}, face_resistance=secant)
         field_system = field_net.assemble(axis, keep)
-        _, _, fields = _currents_and_fields(field_net, field_system, x * scale, True)
+        _, _, fields = currents_and_fields(field_net, field_system, x * scale, True)
         reaction_field = reaction * scale / float(np.prod(micro.voxel_size))
     return AsrResult(
         asr=asr,

@@ -49,13 +49,13 @@ def check_conductivities(micro: Microstructure, conductivities) -> dict[str, flo
     table: dict[str, float] = {}
     for name, value in spec.items():
         micro.label_of(name)
-        table[name] = _non_negative(value, f"conductivity of {name!r}", "S/m")
+        table[name] = non_negative(value, f"conductivity of {name!r}", "S/m")
     if not any(v > 0 for v in table.values()):
         raise InvalidInputError(f"no phase conducts: every conductivity in {table} is 0")
     return table
 
 
-def _non_negative(value, what: str, unit: str) -> float:
+def non_negative(value, what: str, unit: str) -> float:
     """``value`` as a finite float >= 0, or InvalidInputError naming ``what`` and its unit."""
     try:
         number = float(value)
@@ -356,7 +356,7 @@ def build_network(
 
     grain_boundary: dict[int, float] = {}
     for name, r in (grain_boundary_resistance or {}).items():
-        grain_boundary[micro.label_of(name)] = _non_negative(r, f"grain-boundary resistance of {name!r}", "Ohm m^2")
+        grain_boundary[micro.label_of(name)] = non_negative(r, f"grain-boundary resistance of {name!r}", "Ohm m^2")
     if grain_boundary and micro.grains is None:
         raise InvalidInputError("a grain-boundary resistance needs grain ids; this microstructure has none")
     pairs: dict[tuple[int, int], float] = {}
@@ -366,7 +366,7 @@ def build_network(
         a, b = micro.label_of(key[0]), micro.label_of(key[1])
         if a == b:
             raise InvalidInputError(f"interface pair {key!r} names one phase twice; use grain_boundary_resistance")
-        value = _non_negative(r, f"interface resistance {key[0]}|{key[1]}", "Ohm m^2")
+        value = non_negative(r, f"interface resistance {key[0]}|{key[1]}", "Ohm m^2")
         pairs[(a, b)] = pairs[(b, a)] = value
 
     structure = ndimage.generate_binary_structure(3, 1)

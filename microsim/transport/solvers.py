@@ -11,7 +11,7 @@ Three ship with microsim:
   BoomerAMG or GAMG on PETSc; inside :func:`~microsim.transport.solve_transport` it
   is the distributed (MPI) backend.
 
-``get_solver(name)`` turns a name into a solver; the error lists the valid names.
+``microsim.transport.backends.get_solver(name)`` turns a name into a solver.
 """
 
 from __future__ import annotations
@@ -353,30 +353,6 @@ class DirectSolver:
         x = spla.spsolve(sp.csc_matrix(matrix), rhs)
         elapsed = time.perf_counter() - start
         return SolveInfo(np.asarray(x, float), 0, relative_residual(matrix, x, rhs), True, 0.0, elapsed)
-
-
-def _petsc_solver():
-    from microsim.transport.distributed import PETScSolver, load_petsc
-
-    load_petsc()  # a missing petsc4py is reported here, before any work, with the install hint
-    return PETScSolver()
-
-
-SOLVERS: dict[str, Callable[[], Any]] = {"pyamg": AMGSolver, "direct": DirectSolver, "petsc": _petsc_solver}
-
-
-def get_solver(solver=None):
-    """Return a solver callable from ``None`` (default AMG), a name, or a callable."""
-    if solver is None:
-        return AMGSolver()
-    if isinstance(solver, str):
-        try:
-            return SOLVERS[solver]()
-        except KeyError:
-            raise InvalidInputError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)}") from None
-    if callable(solver):
-        return solver
-    raise InvalidInputError(f"solver must be a name ({', '.join(SOLVERS)}) or a callable, got {solver!r}")
 
 
 def require_converged(info: SolveInfo, rtol: float, what: str) -> None:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from microsim._files import atomic_output
+from microsim.export.files import atomic_output
 from microsim.microstructure import Microstructure
 from microsim.morphology import Morphology
 from microsim.transport import TransportResult
