@@ -5,6 +5,8 @@ public API of each stage is re-exported here (the generator itself is
 ``microsim.generate.generate``: the module keeps its name).
 """
 
+__version__ = "0.1.0"  # first: modules imported below read it
+
 from microsim.errors import (
     ConvergenceError,
     InputFileError,
@@ -28,8 +30,6 @@ from microsim.transport import (
     solve_transport,
     tortuosity_factor,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PHASES",

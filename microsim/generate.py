@@ -35,8 +35,14 @@ from scipy import spatial
 from microsim._balls import ball_hits
 from microsim.errors import InvalidInputError
 from microsim.microstructure import DEFAULT_PHASES, Microstructure, check_voxel_size
+from microsim.resources import require_memory
 
 log = logging.getLogger(__name__)
+
+#: Peak memory of the generator per voxel [bytes]: labels, distance maps and masks;
+#: measured 123 B/voxel over the interpreter at 128^3 (sintered, with grains: 329 MB
+#: peak against 73 MB for the import), rounded up
+BYTES_PER_VOXEL = 150
 
 PACKINGS = ("overlapping", "sintered")
 FRACTION_TOLERANCE = 0.005  # largest accepted |achieved - target| volume fraction
@@ -601,6 +607,9 @@ def generate(
     """
     table = dict(DEFAULT_PHASES if phases is None else phases)
     dims = _check_shape(shape)
+    voxels = int(np.prod(dims))
+    require_memory(voxels * BYTES_PER_VOXEL, f"generating {'x'.join(map(str, dims))} voxels",
+                   "generate a smaller box, or a representative element and study it at that size")
     size = check_voxel_size(voxel_size)
     if len(set(size)) != 1:
         raise InvalidInputError(f"the sphere generator needs isotropic voxels, got {size}")

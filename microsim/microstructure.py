@@ -117,6 +117,10 @@ def check_voxel_size(voxel_size) -> tuple[float, float, float]:
         raise InvalidMicrostructureError(f"voxel size needs 1 or 3 values [m], got {values.size}: {voxel_size!r}")
     if not (np.isfinite(values).all() and (values > 0).all()):
         raise InvalidMicrostructureError(f"voxel size must be finite and > 0 [m], got {tuple(values)}")
+    if (values < 1e-10).any():
+        raise InvalidMicrostructureError(
+            f"voxel size {tuple(values)} m is below 1 Å: it must be given in metres (e.g. 4e-7 for 0.4 µm)"
+        )
     if (values > 1e-1).any():
         raise InvalidMicrostructureError(
             f"voxel size {tuple(values)} m is larger than 10 cm: it must be given in metres (e.g. 4e-7 for 0.4 µm)"

@@ -15,8 +15,11 @@ page (slice) axis.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import struct
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -177,10 +180,42 @@ def _squeeze_series(series, source: Path) -> None:
                                 "give a single 3-D stack")
 
 
+class _TiffComplaints(logging.Handler):
+    """Collects what tifffile logs while it reads: a damaged file is reported, never half-read."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _tifffile_complaints(source: Path):
+    logger = logging.getLogger("tifffile")
+    handler, propagate = _TiffComplaints(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    except (InputFileError, InvalidInputError):
+        if not handler.messages:
+            raise
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+    if handler.messages:  # what tifffile complained of comes first: it says why the rest looks odd
+        first = handler.messages[0].replace("\n", " ")
+        raise InputFileError(f"{source.name} is damaged or truncated ({first}); write it again or give another file")
+
+
 def _read_tiff(source: Path, crop, factor: int, labels_only: bool) -> Volume:
     import tifffile
 
-    with tifffile.TiffFile(source) as tif:
+    with _tifffile_complaints(source), tifffile.TiffFile(source) as tif:
+        if len(tif.pages) == 0 or not tif.series:
+            raise InputFileError(f"{source.name} holds no image (a TIFF with zero pages)")
         series = tif.series[0]
         _squeeze_series(series, source)
         stored = _microsim_metadata(tif)
@@ -196,6 +231,8 @@ def _read_tiff(source: Path, crop, factor: int, labels_only: bool) -> Volume:
             data = tifffile.memmap(source, series=0, mode="r")
         except ValueError:
             data = series.asarray()
+    if data.size != int(np.prod(series.shape)):
+        raise InputFileError(f"{source.name} is truncated: it holds {data.size} of {int(np.prod(series.shape))} values")
     data = np.squeeze(data) if data.ndim > 3 else data
     return _finish(data, size, stored.get("phases"), grains, str(source), crop, factor, labels_only)
 
@@ -312,7 +349,7 @@ def read_volume(
                            downsample_by, labels)
     except (InputFileError, InvalidInputError):
         raise
-    except (OSError, ValueError, KeyError, IndexError, EOFError, tifffile.TiffFileError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, EOFError, struct.error, tifffile.TiffFileError) as exc:
         raise InputFileError(f"cannot read {source}: {exc}") from None
     raise InputFileError(f"cannot read {source.name}: expected a .tif/.tiff stack, a folder of slices, .npy or .npz")
 

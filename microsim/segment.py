@@ -175,9 +175,17 @@ def segment(
         method = f"multi-Otsu ({len(classes)} classes)"
     else:
         cuts = tuple(float(t) for t in thresholds)
-        if len(cuts) != len(classes) - 1 or any(b <= a for a, b in zip(cuts, cuts[1:])):
+        if len(cuts) != len(classes) - 1 or any(b <= a for a, b in zip(cuts, cuts[1:])) \
+                or not all(math.isfinite(c) for c in cuts):
             raise InvalidInputError(
-                f"{len(classes)} classes need {len(classes) - 1} increasing thresholds, got {list(cuts)}"
+                f"{len(classes)} classes need {len(classes) - 1} increasing finite thresholds, got {list(cuts)}"
+            )
+        low, high = float(smooth.min()), float(smooth.max())
+        outside = [c for c in cuts if not low < c <= high]
+        if outside:  # a cut outside the grey range leaves a class empty and puts every voxel in another
+            raise InvalidInputError(
+                f"threshold(s) {', '.join(f'{c:g}' for c in outside)} lie outside the grey range {low:g} to {high:g} "
+                f"of the stack{' after denoising' if denoise_method != 'none' else ''}: every class needs voxels"
             )
         method = "manual"
     labels = np.digitize(smooth, cuts).astype(np.uint8)

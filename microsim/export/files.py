@@ -54,8 +54,12 @@ def check_output(path: str | os.PathLike, *, force: bool = False) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputFileError(f"cannot write {target}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputFileError(f"cannot write {target}: folder {folder} is not writable")
+    try:  # a file made and removed: the one check that also holds for root and read-only mounts
+        fd, probe = tempfile.mkstemp(prefix=".microsim-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputFileError(f"cannot write {target}: folder {folder} is not writable ({exc.strerror or exc})") from None
     return target
 
 

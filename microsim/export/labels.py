@@ -58,9 +58,11 @@ def write_labels(
         else:
             with tifffile.TiffWriter(tmp) as writer:
                 codec = "zlib" if compress else None
-                writer.write(_smallest_uint(labels), compression=codec, metadata={"microsim": meta})
+                writer.write(_smallest_uint(labels), compression=codec, photometric="minisblack",
+                             metadata={"microsim": meta})
                 if grains is not None:
-                    writer.write(_smallest_uint(grains), compression=codec, metadata={"microsim_grains": True})
+                    writer.write(_smallest_uint(grains), compression=codec, photometric="minisblack",
+                                 metadata={"microsim_grains": True})
     return target
 
 

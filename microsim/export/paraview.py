@@ -19,7 +19,8 @@ to get the views, or render them to a picture without a display::
 
     xvfb-run -a pvbatch fields_paraview.py --screenshot fields.png [--resolution 2100x700]
 
-The script needs nothing but ParaView's own Python (no microsim, no numpy). It finds
+The script needs nothing but ParaView's own Python (ParaView >= 5.10, no microsim, no
+numpy of its own); tried with Debian's ParaView 5.11 (pvbatch, and the GUI). It finds
 the ``.vti`` by its path relative to the script's own folder, so the pair can be moved
 together, and falls back to the absolute path it was written with.
 """
@@ -30,6 +31,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from microsim import __version__
 from microsim.export.files import atomic_output
 from microsim.reading import check_readable
 from microsim.errors import InputFileError, InvalidInputError
@@ -96,23 +98,23 @@ def phase_names(path):
     with open(path, "rb") as fh:
         head = fh.read(1 << 20).split(b"<AppendedData", 1)[0].decode("latin-1")
     found = re.search(r'<Array\b[^>]*\bName="phase_names"[^>]*>([^<]*)</Array>', head)
-    names, word = {}, bytearray()
-    for code in (found.group(1).split() if found else ()):
-        if int(code):
-            word.append(int(code))
-            continue
+    try:
+        codes = bytes(int(code) for code in found.group(1).split()) if found else b""
+    except ValueError:  # not the ASCII codes microsim writes: no names, labels only
+        return {}
+    names = {}
+    for word in codes.split(b"\0"):
         label, _, name = word.decode("utf-8", "replace").partition("=")
         if label.strip().lstrip("-").isdigit():
             names[int(label)] = name
-        word = bytearray()
     return names
 
 
-def pick_arrays(names, components):
-    """The first potential* array and the current_density* vector that matches it (same
-    suffix, else the first vector); None where there is none."""
+def pick_arrays(names):
+    """The first potential* array and the current_density* array that matches it (same
+    suffix, else the first one); None where there is none."""
     potentials = [n for n in names if n.startswith("potential")]
-    currents = [n for n in names if n.startswith("current_density") and components.get(n, 3) == 3]
+    currents = [n for n in names if n.startswith("current_density")]
     potential = potentials[0] if potentials else None
     current = None
     if potential is not None and "current_density" + potential[len("potential"):] in currents:
@@ -135,9 +137,9 @@ def transport_axis(potential, current):
 
 def title_with_unit(name):
     if name.startswith("potential"):
-        return name if name.endswith("_V") else name + " [V]"
+        return name if name.endswith("_V") else name + " (V)"
     if name.startswith("current_density"):
-        return "%s, magnitude" % name + ("" if name.endswith("_A_per_m2") else " [A/m^2]")
+        return "%s, magnitude" % name + ("" if name.endswith("_A_per_m2") else " (A/m^2)")
     return name
 
 
@@ -176,8 +178,8 @@ def oblique_camera(view, centre, diagonal):
     for the colour bar under the box."""
     towards = [1.1, -1.6, 0.9]
     length = sum(t * t for t in towards) ** 0.5
-    distance = 0.5 * diagonal / math.sin(math.radians(view.CameraViewAngle / 2.0)) * 0.98
-    focus = [centre[0], centre[1], centre[2] - 0.05 * diagonal]
+    distance = 0.5 * diagonal / math.sin(math.radians(view.CameraViewAngle / 2.0)) * 1.12
+    focus = [centre[0], centre[1], centre[2] - 0.08 * diagonal]
     view.CameraFocalPoint = focus
     view.CameraPosition = [f + distance * t / length for f, t in zip(focus, towards)]
     view.CameraViewUp = [0.0, 0.0, 1.0]
@@ -263,8 +265,8 @@ def slice_view(reader, potential, current, axis, bounds, extent, centre, diagona
     up[up_index] = 1.0
     height = bounds[2 * up_index + 1] - bounds[2 * up_index]
     width = bounds[2 * across + 1] - bounds[2 * across]
-    scale = 0.5 * max(height, width) * 1.25  # room for the title and the colour bar
-    focus = [o - 0.08 * scale * u for o, u in zip(origin, up)]
+    scale = 0.5 * max(height, width) * 1.36  # room for the title and the colour bar
+    focus = [o - 0.13 * scale * u for o, u in zip(origin, up)]
     view.CameraFocalPoint = focus
     view.CameraPosition = [f + 2.0 * diagonal * n for f, n in zip(focus, normal)]
     view.CameraViewUp = up
@@ -345,7 +347,7 @@ def build(path):
     if missing:
         print("not in %s: %s (left out)" % (path, ", ".join(missing)))
         names = [n for n in names if n in available]
-    potential, current = pick_arrays(names, {})
+    potential, current = pick_arrays(names)
     reader.CellArrayStatus = [n for n in ("phase", potential, current) if n is not None]
     reader.UpdatePipeline()
     if current is not None and reader.CellData[current].GetNumberOfComponents() != 3:
@@ -380,7 +382,9 @@ def build(path):
 
 def main(argv):
     screenshot, resolution = command_line(argv)
-    paraview.simple._DisableFirstRenderCameraReset()  # keep the cameras set here (as ParaView's traces do)
+    keep_cameras = getattr(paraview.simple, "_DisableFirstRenderCameraReset", None)
+    if keep_cameras is not None:  # the first render would refit the cameras set here (ParaView's traces do this)
+        keep_cameras()
     layout, views = build(find_vti())
     for view in views:
         Render(view)
@@ -460,10 +464,14 @@ def paraview_script(
     -----
     VTK's x, y, z are array axes 2, 1, 0 (see :mod:`microsim.io`), so transport
     along array axis ``k`` is a slice normal to VTK axis ``2 - k``. The slice passes
-    through the voxel centres of the middle layer. Every name is written into the
-    script with ``repr``. With ``--screenshot OUT.png`` on its command line the
-    script saves the layout as a picture (``--resolution WxH``, default 700 pixels
-    square per view).
+    through the voxel centres of the middle layer; its colours span the potential of
+    the cells that carry current. The streamlines start from 400 points in a sphere
+    at the centre; their colours span the 2nd to 98th percentile of the current
+    density along them, on a log scale when that is more than a factor 20 (a few
+    voxels at a contact face would otherwise take the whole range). Every name is
+    written into the script with ``repr``. With ``--screenshot OUT.png`` on its
+    command line the script saves the layout as a picture (``--resolution WxH``,
+    default 700 pixels square per view).
 
     Examples
     --------
@@ -484,8 +492,6 @@ def paraview_script(
         relative = Path(os.path.relpath(absolute, folder)).as_posix()
     except ValueError:  # another drive (Windows): only the absolute path works
         relative = None
-    from microsim import __version__
-
     head = "\n".join([
         f'"""ParaView view of {absolute.name}: phases, a potential slice and current streamlines.',
         "",
