@@ -75,7 +75,8 @@ def test_grid_points_seeds_and_ids():
 
 @pytest.mark.parametrize("changes, match", [
     ({"grid": {"cam_fraction": []}}, "non-empty list"),
-    ({"grid": {}, "points": []}, None),
+    ({"grid": {}, "points": []}, r"no design point: give a \[grid\] of values or \[\[points\]\]"),
+    ({"grid": {}, "points": [{}]}, None),
     ({"seeds": []}, "seeds must be"),
     ({"seeds": [1, 1]}, "seeds must be"),
     ({"axes": [3]}, "axes must be"),
@@ -83,7 +84,7 @@ def test_grid_points_seeds_and_ids():
     ({"grid": {"cam_fraction": [0.6, 1.5]}}, r"design point cam_fraction=1.5: cam_fraction = 1.5 must lie"),
 ])
 def test_bad_studies(changes, match):
-    if match is None:  # no grid and no points: the base design alone is the one point
+    if match is None:  # one empty point and no grid: the base design alone is the one point
         assert len(small_study(**changes).design_points()) == 1
         return
     with pytest.raises(InvalidInputError, match=match):
@@ -334,11 +335,12 @@ def test_dask_local_cluster_runs_the_study(tmp_path):
         assert len(rows_of(cli_out)) == 4 and {r["status"] for r in rows_of(cli_out)} == {"ok"}
 
 
-def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
+def test_unreachable_scheduler_is_one_line_and_leaves_no_file(tmp_path, capsys):
     pytest.importorskip("distributed")
     study = write_study(tmp_path / "s.toml", grid="cam_fraction = [0.6]")
-    assert main(["study", str(study), "-o", str(tmp_path / "r.csv"), "--scheduler", "tcp://127.0.0.1:9"]) == 1
-    one_error_line(capsys, "cannot reach the Dask scheduler")
+    assert main(["study", str(study), "-o", str(tmp_path / "r.csv"), "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    one_error_line(capsys, "cannot reach the Dask scheduler at tcp://127.0.0.1:1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # reached before the table is made
 
 
 # -- REV and optimisation -----------------------------------------------------------------

@@ -8,7 +8,7 @@
 
 from microsim.design.analysis import bruggeman_fit, plot_bruggeman, plot_energy, summarise
 from microsim.design.evaluate import evaluate, generate_point
-from microsim.design.runner import StudyInterrupted, StudyRun, read_table, run_point, run_study
+from microsim.design.runner import StudyInterrupted, StudyRun, TableLockedError, read_table, run_point, run_study
 from microsim.design.study import VARIABLES, DesignPoint, Study, load_study, study_from_dict
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Study",
     "StudyInterrupted",
     "StudyRun",
+    "TableLockedError",
     "bruggeman_fit",
     "evaluate",
     "generate_point",

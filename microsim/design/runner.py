@@ -12,6 +12,14 @@ machine (``workers``), or a Dask ``distributed`` cluster (``scheduler``: an addr
 or a ``Client``). A point that raises is a ``failed`` row with its error; a worker
 process that dies breaks the pool and every point in flight: each of those is rerun
 alone, and the one that kills its worker again is recorded as failed.
+
+Safety, before anything is written: an output path that is the study file itself is
+refused; a point too large for this machine's memory is refused (and the local
+workers are lowered to what the memory holds), from :func:`~microsim.design.study.row_bytes`;
+the Dask scheduler is reached and has a worker. During the run the table is locked
+(an exclusive ``flock`` on ``.<table>.lock`` beside it): a second run on the same
+table is refused. Local workers die with their coordinator, however it ends
+(``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread everywhere).
 """
 
 from __future__ import annotations
@@ -19,11 +27,15 @@ from __future__ import annotations
 import csv
 import ctypes
 import datetime
+import fcntl
 import functools
 import io
 import logging
 import math
 import os
+import re
+import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,17 +44,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microsim.design.evaluate import evaluate, output_columns
-from microsim.design.study import DesignPoint, Study, lookup
-from microsim.errors import InputFileError, InvalidInputError, MicrosimError, MissingDependencyError
+from microsim.design.study import DesignPoint, Study, format_bytes, format_hours, lookup, row_bytes, row_seconds
+from microsim.errors import InputFileError, InvalidInputError, MicrosimError, MissingDependencyError, ResourceError
 
 log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ["study", "study_id", "point_id", "seed", "status", "error"]
 TRAILER_COLUMNS = ["seconds", "worker", "versions", "finished_utc"]
+SCHEDULER_TIMEOUT_S = 5.0
+"""Seconds to reach a Dask scheduler, and again for it to have a worker."""
+PARENT_POLL_S = 1.0
+"""Seconds between a worker's checks that its coordinator is still alive."""
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_HASH = re.compile(r"[0-9a-f]{12}")
 
 
 class StudyInterrupted(MicrosimError, KeyboardInterrupt):
     """A study stopped by the user; the finished rows are in the table."""
+
+
+class TableLockedError(MicrosimError, BlockingIOError):
+    """The results table is being written by another study run."""
 
 
 def input_columns(study: Study) -> list[str]:
@@ -80,6 +102,22 @@ def run_point(point: DesignPoint, seed: int, axes, slabs: int, threads: int | No
     row["versions"] = _versions()
     row["finished_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     return row
+
+
+def _damage(row: dict) -> str | None:
+    """What makes a row of a results table unreadable, or None."""
+    if None in row:
+        return f"{len(row) - 1 + len(row[None])} fields where the header has {len(row) - 1}"
+    if any(value is None for value in row.values()):
+        return f"{sum(v is not None for v in row.values())} fields where the header has {len(row)}"
+    for key in ("study_id", "point_id"):
+        if not _HASH.fullmatch(row[key]):
+            return f"{key} {row[key]!r} is not a 12-digit hash"
+    if not row["seed"].isdigit():
+        return f"seed {row['seed']!r} is not a non-negative integer"
+    if row["status"] not in ("ok", "failed"):
+        return f"status {row['status']!r} is neither ok nor failed"
+    return None
 
 
 def _format(value) -> str:
@@ -133,6 +171,11 @@ class ResultsTable:
                 f"write to a new file or pass --force (force=True) to start it over")
         ours = self.study.id()
         for row in reader:
+            problem = _damage(row)
+            if problem:
+                raise InvalidInputError(
+                    f"{self.path} is damaged at line {reader.line_num}: {problem}; remove that line (its point "
+                    f"runs again) or pass --force (force=True) to start the table over")
             if row["study_id"] != ours:
                 raise InvalidInputError(
                     f"{self.path} was written by another study (study_id {row['study_id']}, this study {ours}: "
@@ -157,6 +200,159 @@ class ResultsTable:
             handle.flush()
             os.fsync(handle.fileno())
         self.done[(row["point_id"], int(row["seed"]))] = row["status"]
+
+
+def study_outputs(table: str | Path) -> dict[str, Path]:
+    """The files written beside a results table: its summary and its plots."""
+    stem = Path(table).with_suffix("")
+    return {"summary": Path(f"{stem}.summary.csv"), "energy": Path(f"{stem}.energy.png"),
+            "bruggeman": Path(f"{stem}.bruggeman.png")}
+
+
+def _lock_path(table: Path) -> Path:
+    return table.with_name(f".{table.name}.lock")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False
+
+
+def check_outputs(study: Study, table: str | Path) -> None:
+    """Refuse a results table, or a file written beside it, that is the study file itself."""
+    if study.source is None:
+        return
+    table = Path(table)
+    paths = [table, _lock_path(table), table.with_name(f".{table.name}.part"), *study_outputs(table).values()]
+    for path in paths:
+        if _same_file(path, study.source):
+            raise InvalidInputError(f"the output {path} is the study file {study.source} itself; "
+                                    f"write the results to another file (-o)")
+
+
+class TableLock:
+    """An exclusive advisory lock (``flock``) on ``.<table>.lock`` beside a results table.
+
+    Held by one study run at a time, for its whole run; a second run is refused at
+    once (non-blocking). The kernel releases it when the process dies, however it
+    dies; the lock file (holding the owner's pid) is removed on release.
+    """
+
+    def __init__(self, table: str | Path):
+        self.table = Path(table)
+        self.path = _lock_path(self.table)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise InputFileError(f"cannot write {self.table}: folder {folder} does not exist")
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise TableLockedError(f"{self.table} is being written by another study run (pid {self._owner()}); "
+                                       f"wait for it or choose another -o") from None
+            except OSError as exc:
+                os.close(fd)
+                raise InputFileError(f"cannot lock {self.path}: {exc}") from None
+            try:  # the file may have been removed by its last owner between our open and our lock
+                current = os.stat(self.path)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            mine = os.fstat(fd)
+            if (mine.st_dev, mine.st_ino) != (current.st_dev, current.st_ino):
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._fd = fd
+            return
+
+    def _owner(self) -> str:
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink()  # while still holding it: a waiting run then retries on a new file
+        except FileNotFoundError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> TableLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory [bytes] (``SC_PHYS_PAGES`` x ``SC_PAGE_SIZE``), or None if unknown."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _voxels(point: DesignPoint) -> int:
+    return math.prod(point["shape"])
+
+
+def check_fits(tasks) -> None:
+    """Refuse, before anything runs, a point whose estimated peak memory
+    (:func:`~microsim.design.study.row_bytes`) exceeds this machine's physical memory."""
+    memory = physical_memory_bytes()
+    if not tasks or memory is None:
+        return
+    largest = max((p for p, _ in tasks), key=_voxels)
+    need = row_bytes(_voxels(largest))
+    if need > memory:
+        shape = "x".join(map(str, largest["shape"]))
+        raise ResourceError(
+            f"design point {largest.id()} ({shape} = {_voxels(largest):,} voxels) needs about {format_bytes(need)} "
+            f"per worker (estimate), this machine has {format_bytes(memory)}: use a smaller shape or coarser voxels, "
+            f"or run on a Dask cluster with larger workers (--scheduler)")
+
+
+def plan_workers(todo, study: Study, workers: int, *, local: bool = True) -> int:
+    """The local workers to use for ``todo``, and a log line with the estimated time.
+
+    More workers than the physical memory holds at the largest point are lowered,
+    with a warning. On a Dask cluster (``local=False``) the memory is the cluster's:
+    only the time is estimated (per core).
+    """
+    if not todo:
+        return workers
+    seconds = sum(row_seconds(_voxels(p), len(study.axes)) for p, _ in todo)
+    need = max(row_bytes(_voxels(p)) for p, _ in todo)
+    if not local:
+        log.info("%d rows to run: about %s of one core (estimate; %s per worker)", len(todo),
+                 format_hours(seconds), format_bytes(need))
+        return workers
+    workers = min(workers, len(todo))
+    memory = physical_memory_bytes()
+    fits = max(1, memory // need) if memory is not None else workers
+    if fits < workers:
+        log.warning("%d workers instead of %d: each needs about %s at the largest point, this machine has %s",
+                    fits, workers, format_bytes(need), format_bytes(memory))
+        workers = int(fits)
+    log.info("%d rows to run: about %s on %d worker%s (estimate; %s per worker)", len(todo),
+             format_hours(seconds / workers), workers, "s" * (workers > 1), format_bytes(need))
+    return workers
 
 
 @dataclass(frozen=True)
@@ -188,6 +384,32 @@ def read_table(path: str | Path) -> list[dict]:
     return [{k: convert(v) if k not in ("point_id", "study_id") else v for k, v in row.items()} for row in rows]
 
 
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the coordinating process ``parent`` dies.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` has the kernel kill this process when
+    the thread that started it ends (the pools are made and fed by the thread that
+    runs :func:`run_study`, alive for the pool's life). Everywhere: a daemon thread
+    that exits the process once its parent is gone (``os.getppid`` changes when an
+    orphan is adopted), within :data:`PARENT_POLL_S`.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the prctl
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="microsim-parent-watch", daemon=True).start()
+
+
 def _local(tasks, study: Study, workers: int, done: Callable[[dict], None], task) -> None:
     """Run ``tasks`` on a pool of ``workers`` spawned processes.
 
@@ -206,7 +428,8 @@ def _local(tasks, study: Study, workers: int, done: Callable[[dict], None], task
         while pending:
             alone = [suspects.pop(0)] if suspects else None
             size = 1 if alone else workers
-            pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+            pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_die_with_parent, initargs=(os.getpid(),))
             queue, running, stopping = list(alone or [i for i in pending if i not in suspects]), {}, False
             try:
                 while queue or running:
@@ -266,16 +489,35 @@ def _on_dask_worker(task, *args) -> dict:
     return task(*args)
 
 
-def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None], task) -> None:
+def connect(scheduler):
+    """A ``distributed.Client`` of ``scheduler`` (an address or a client) that has a worker.
+
+    Returns the client; the caller closes it when it is not ``scheduler`` itself.
+    Each wait is at most :data:`SCHEDULER_TIMEOUT_S`.
+    """
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise MissingDependencyError(
             "a Dask scheduler needs the distributed package: pip install 'microsim[dask]'") from None
     try:
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="10s")
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InvalidInputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        client.wait_for_workers(1, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError):
+        if client is not scheduler:
+            client.close()
+        where = f"at {scheduler}" if isinstance(scheduler, str) else "of the client"
+        raise InvalidInputError(f"the Dask scheduler {where} has no worker after {SCHEDULER_TIMEOUT_S:g} s; "
+                                f"start one (dask worker ADDRESS) and run again") from None
+    return client
+
+
+def _dask(tasks, study: Study, client, done: Callable[[dict], None], task) -> None:
+    from distributed import as_completed
+
     try:
         futures = {client.submit(_on_dask_worker, task, point, seed, study.axes, study.slabs, 1, pure=False):
                    (point, seed)
@@ -291,9 +533,6 @@ def _dask(tasks, study: Study, scheduler, done: Callable[[dict], None], task) ->
     except KeyboardInterrupt:
         client.cancel(list(futures))
         raise
-    finally:
-        if client is not scheduler:
-            client.close()
 
 
 def run_study(
@@ -336,20 +575,47 @@ def run_study(
     Raises
     ------
     InvalidInputError
-        The table belongs to another study.
+        The table belongs to another study, or is damaged; the table (or a file
+        written beside it) is the study file; the scheduler cannot be reached or has
+        no worker.
+    TableLockedError
+        Another run is writing the same table.
+    ResourceError
+        A point needs more memory than this machine has (local workers).
     StudyInterrupted
         Ctrl-C: the rows written so far stay, the same call resumes.
+
+    Notes
+    -----
+    Everything that can be refused is refused before the table is created or
+    changed: the output paths, the points' memory, the lock, the scheduler.
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
     started = time.perf_counter()
-    table = ResultsTable(path, study, force=force, retry_failed=retry_failed)
+    check_outputs(study, path)
     tasks = study.tasks()
+    if scheduler is None:  # on a cluster the memory is the workers'
+        check_fits(tasks)
+    with TableLock(path):
+        client = connect(scheduler) if scheduler is not None else None
+        try:
+            return _run_locked(study, path, tasks, started, workers=workers, client=client, force=force,
+                               retry_failed=retry_failed, progress=progress, task=task)
+        finally:
+            if client is not None and client is not scheduler:
+                client.close()
+
+
+def _run_locked(study: Study, path, tasks, started: float, *, workers: int, client, force: bool,
+                retry_failed: bool, progress, task) -> StudyRun:
+    table = ResultsTable(path, study, force=force, retry_failed=retry_failed)
     todo = [(p, s) for p, s in tasks if (p.id(), s) not in table.done]
     skipped = len(tasks) - len(todo)
     if skipped:
         log.info("%s: %d of %d rows already done, %d to run", table.path, skipped, len(tasks), len(todo))
+    workers = plan_workers(todo, study, workers, local=client is None)
     counts = {"ok": 0, "failed": 0}
 
     def done(row: dict) -> None:
@@ -361,8 +627,8 @@ def run_study(
     try:
         if not todo:
             pass
-        elif scheduler is not None:
-            _dask(todo, study, scheduler, done, task)
+        elif client is not None:
+            _dask(todo, study, client, done, task)
         elif workers == 1 or len(todo) == 1:
             for point, seed in todo:
                 done(task(point, seed, study.axes, study.slabs, None))

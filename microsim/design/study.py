@@ -12,6 +12,7 @@ Study file (TOML, or the same structure as JSON)::
     seeds = [1, 2]
     axes = [0]          # transport axes reported per point ("all" or a list)
     slabs = 4           # through-thickness slabs of the cell model's profile
+    max_rows = 100000   # optional: the most (point, seed) rows accepted (default MAX_ROWS)
 
     [microstructure]
     shape = [64, 64, 64]
@@ -30,6 +31,11 @@ Study file (TOML, or the same structure as JSON)::
     [[points]]          # explicit points, on top of the grid
     cam_fraction = 0.7
     cam_gradient = 0.2
+
+A study needs a grid or points: one without either (an empty file, an empty
+``[grid]``) is refused; a single empty ``[[points]]`` table runs the base design alone.
+A study of more than ``max_rows`` rows is refused before its points are built, with
+an estimate of its time (:func:`row_seconds`) and memory (:func:`row_bytes`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +54,46 @@ from microsim import units
 from microsim.errors import InputFileError, InvalidInputError
 
 STUDY_FORMAT = 1  # bumped when the meaning of a column changes
+
+MAX_ROWS = 100_000
+"""Default limit of a study's (point, seed) rows; a study may raise it (``max_rows``)."""
+
+# Cost of one (point, seed) on one core, fitted to evaluate() of sintered 32^3 to 160^3
+# points (AMG, one thread; this repository's 2-core test machine, 2024):
+# 3.3-3.6 us per voxel with axis 0 alone, 5.8-6.6 us with all three axes.
+ROW_SECONDS_PER_VOXEL = 2.0e-6
+"""Seconds per voxel of one row: generation, morphology and the cell model."""
+ROW_SECONDS_PER_VOXEL_AXIS = 1.5e-6
+"""Seconds per voxel and reported axis of one row: the SE and CAM solves."""
+ROW_SECONDS_FIXED = 0.1
+"""Seconds of one row that do not grow with its voxels (the cell model's time steps)."""
+ROW_BYTES_PER_VOXEL = 300
+"""Peak memory of one row per voxel [bytes]: measured 250-290 B at 96^3-160^3 (the labels,
+distance maps, the conductance network and the AMG hierarchy of one solve), rounded up."""
+WORKER_BYTES = 128 << 20
+"""Memory of a worker process before its first row [bytes] (Python, numpy, scipy, pyamg)."""
+
+
+def row_seconds(voxels: int, axes: int = 1) -> float:
+    """Estimated seconds of one (point, seed) with ``voxels`` voxels and ``axes`` reported axes, on one core."""
+    return ROW_SECONDS_FIXED + voxels * (ROW_SECONDS_PER_VOXEL + axes * ROW_SECONDS_PER_VOXEL_AXIS)
+
+
+def row_bytes(voxels: int) -> int:
+    """Estimated peak memory of a worker process running one (point, seed) of ``voxels`` voxels [bytes]."""
+    return WORKER_BYTES + voxels * ROW_BYTES_PER_VOXEL
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes as GB (or MB under one GB)."""
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def format_hours(seconds: float) -> str:
+    """A duration as hours (minutes or seconds when it is short)."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 @dataclass(frozen=True)
@@ -297,6 +344,17 @@ class Study:
         Transport axes reported per point (axis 0, the thickness, always feeds the cell).
     slabs : int
         Through-thickness slabs of the profile handed to the cell model.
+    max_rows : int
+        The most (point, seed) rows accepted (default :data:`MAX_ROWS`); a larger study
+        is refused before its points are built. Not part of the study's identity.
+    source : path, optional
+        The study file it was read from (:func:`load_study` sets it): :func:`run_study`
+        refuses to write its table over it. Not part of the study's identity.
+
+    Raises
+    ------
+    InvalidInputError
+        A bad value; no grid and no points; more rows than ``max_rows``.
     """
 
     name: str
@@ -306,6 +364,9 @@ class Study:
     seeds: Sequence[int] = (1,)
     axes: object = (0,)
     slabs: int = 4
+    max_rows: int = MAX_ROWS
+    source: Path | None = dataclasses.field(default=None, compare=False, repr=False)
+    _points: tuple = dataclasses.field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -331,16 +392,42 @@ class Study:
             raise InvalidInputError("points must be a list of tables (variable = value)")
         for key in self.base:
             lookup(key)
-        if not self.design_points():
-            raise InvalidInputError("the study has no design point: give a grid or points (an empty grid is none)")
+        if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, int) or self.max_rows < 1:
+            raise InvalidInputError(f"max_rows must be a positive integer, got {self.max_rows!r}")
+        if not self.grid and not self.points:
+            raise InvalidInputError("the study has no design point: give a [grid] of values or [[points]] "
+                                    "(an empty [grid] is none; one empty [[points]] table runs the base design)")
+        self._check_size()
+        object.__setattr__(self, "_points", tuple(self._build_points()))
+
+    def _check_size(self) -> None:
+        """Refuse more than ``max_rows`` rows from their count alone, before any point is built."""
+        points = math.prod(len(v) for v in self.grid.values()) if self.grid else 0
+        points += len(self.points)
+        rows = points * len(self.seeds)
+        if rows <= self.max_rows:
+            return
+        shapes = list(self.grid.get("shape", [])) or [self.base.get("shape", VARIABLES["shape"].default)]
+        try:
+            voxels = sum(math.prod(_shape(s)) for s in shapes) / len(shapes)
+        except InvalidInputError:
+            voxels = math.prod(VARIABLES["shape"].default)
+        seconds = rows * row_seconds(int(voxels), len(self.axes))
+        cores = os.cpu_count() or 1
+        raise InvalidInputError(
+            f"the study has {rows:,} rows ({points:,} points x {len(self.seeds)} seeds), over the limit of "
+            f"{self.max_rows:,}: about {format_hours(seconds)} on one core, {format_hours(seconds / cores)} on "
+            f"this machine's {cores}, and {format_bytes(row_bytes(int(voxels)))} per worker (estimates); split the "
+            f"grid into several studies or reduce the seeds, or set max_rows = {rows} in the study file to run it")
 
     def design_points(self) -> list[DesignPoint]:
         """Every design point, grid first, duplicates removed, each checked (bad ones raise)."""
+        return list(self._points)
+
+    def _build_points(self) -> list[DesignPoint]:
         names = list(self.grid)
         changes = [dict(zip(names, combo)) for combo in itertools.product(*self.grid.values())] if names else []
         changes += [dict(p) for p in self.points]
-        if not names and not self.points:
-            changes = [{}]
         out, seen = [], set()
         for change in changes:
             try:
@@ -373,11 +460,13 @@ class Study:
         return [(p, s) for p in self.design_points() for s in self.seeds]
 
 
-_STUDY_KEYS = {"name", "seeds", "axes", "slabs", "microstructure", "cell", "grid", "points"}
+_STUDY_KEYS = {"name", "seeds", "axes", "slabs", "max_rows", "microstructure", "cell", "grid", "points"}
 
 
-def study_from_dict(data: Mapping, *, default_name: str = "study") -> Study:
-    """A :class:`Study` from the structure of a study file; unknown keys are refused."""
+def study_from_dict(data: Mapping, *, default_name: str = "study", source: str | Path | None = None) -> Study:
+    """A :class:`Study` from the structure of a study file; unknown keys are refused.
+
+    ``source`` is the file it was read from (kept as :attr:`Study.source`)."""
     if not isinstance(data, Mapping):
         raise InvalidInputError("a study file must hold a table of keys")
     unknown = set(data) - _STUDY_KEYS
@@ -397,7 +486,8 @@ def study_from_dict(data: Mapping, *, default_name: str = "study") -> Study:
         raise InvalidInputError("[grid] must be a table of variable = [values]")
     return Study(name=str(data.get("name", default_name)), base=base, grid=dict(grid),
                  points=list(data.get("points", [])), seeds=data.get("seeds", [1]),
-                 axes=data.get("axes", [0]), slabs=data.get("slabs", 4))
+                 axes=data.get("axes", [0]), slabs=data.get("slabs", 4), max_rows=data.get("max_rows", MAX_ROWS),
+                 source=None if source is None else Path(source))
 
 
 def load_study(path: str | Path) -> Study:
@@ -420,4 +510,7 @@ def load_study(path: str | Path) -> Study:
             data = tomllib.loads(text.decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputFileError(f"study file {path} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
-    return study_from_dict(data, default_name=path.stem)
+    if isinstance(data, Mapping) and not data:
+        raise InvalidInputError(f"study file {path} is empty: it needs a [grid] of values or [[points]] "
+                                f"(see examples/cam_fraction.toml)")
+    return study_from_dict(data, default_name=path.stem, source=path)
