@@ -824,23 +824,16 @@ def _rev(args) -> int:
     return 0
 
 
-def _study_outputs(table: Path) -> dict[str, Path]:
-    stem = table.with_suffix("")
-    return {"summary": Path(f"{stem}.summary.csv"), "energy": Path(f"{stem}.energy.png"),
-            "bruggeman": Path(f"{stem}.bruggeman.png")}
-
-
 def _study(args) -> int:
     from microsim.design import StudyInterrupted, load_study, run_study
     from microsim.design.analysis import plot_bruggeman, plot_energy, summarise, summary_table
-    from microsim.design.runner import input_columns, progress_log, read_table
+    from microsim.design.runner import input_columns, progress_log, read_table, study_outputs
     from microsim.design.study import lookup
     from microsim.export import check_outputs, write_csv
 
     study = load_study(args.file)
     table = Path(args.output)
-    outputs = _study_outputs(table)
-    check_outputs([table, *outputs.values()], inputs=[args.file], force=True)
+    outputs = study_outputs(table)
     if not table.exists() and not args.force:  # derived files of another table: keep them
         check_outputs(outputs.values(), force=False)
     tasks = len(study.tasks())
