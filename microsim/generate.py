@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import spatial
 
-from microsim._balls import ball_hits
+from microsim.balls import ball_hits
 from microsim.errors import InvalidInputError
 from microsim.microstructure import DEFAULT_PHASES, Microstructure, check_voxel_size
 from microsim.resources import require_memory

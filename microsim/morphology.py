@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from microsim._balls import ball_hits
+from microsim.balls import ball_hits
 from microsim.microstructure import Microstructure
 
 ISOTROPIC_AREA_FACTOR = 2.0 / 3.0

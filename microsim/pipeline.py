@@ -423,8 +423,12 @@ def transport_jobs(micro: Microstructure, solve: Solve, cell: Cell | None = None
 
 
 def _solve(micro: Microstructure, jobs, solve: Solve, *, cell: Cell | None, vti: VtiWriter | None,
-           png: bool, progress: Callable[[str], None]) -> tuple[list[TransportResult], dict | None]:
-    """Every job along every axis; fields only where a file or the profile needs them."""
+           files: bool, png: bool, progress: Callable[[str], None]) -> tuple[list[TransportResult], dict | None]:
+    """Every job along every axis; fields only where a file or the profile needs them.
+
+    ``files`` (fields for a ``.vti`` or PNG) is the same on every MPI rank, so that every
+    rank takes part in the same collective solves; only rank 0 holds the writer ``vti``.
+    """
     results: list[TransportResult] = []
     for_profile: dict[str, TransportResult] = {}
     options = dict(periodic=solve.periodic, grain_boundary_resistance=solve.grain_boundary_resistance,
@@ -438,11 +442,11 @@ def _solve(micro: Microstructure, jobs, solve: Solve, *, cell: Cell | None, vti:
         profile_axis = cell.axis if cell is not None and alone in (cell.se, cell.cam) else None
         if profile_axis is not None and profile_axis not in axes:
             axes.append(profile_axis)
-        if vti is None and not png and profile_axis is None:
+        if not files and profile_axis is None:
             results.extend(solve_transport(micro, job, axes=tuple(axes), **options))
         else:  # one axis at a time, so that one solve's fields are in memory at once
             for axis in axes:
-                fields = vti is not None or png or axis == profile_axis
+                fields = files or axis == profile_axis
                 (result,) = solve_transport(micro, job, axes=axis, return_fields=fields, **options)
                 if vti is not None:
                     vti.add_result(result)
@@ -453,7 +457,8 @@ def _solve(micro: Microstructure, jobs, solve: Solve, *, cell: Cell | None, vti:
                     results.append(result if keep else dataclasses.replace(result, fields=None))
         _stage("transport of " + name, started)
     profile = None
-    if cell is not None:
+    gathered = cell is not None and all(r.fields is not None or not r.percolating for r in for_profile.values())
+    if gathered:  # under MPI the fields are gathered on rank 0 alone, which runs the cell
         profile = thickness_profile(micro, for_profile[cell.se], for_profile[cell.cam], slabs=cell.slabs,
                                     cam=cell.cam, se=cell.se)
     # the transport records the cell reads (its axis) are kept even when not asked for
@@ -595,7 +600,7 @@ def run(
             if export.vti and rank == 0:  # streamed: each solve's fields go to the file, then are dropped
                 vti = stack.enter_context(VtiWriter(export.vti, micro, force=export.force))
             results, profile = _solve(micro, jobs, solve, cell=cells[0] if cells else None, vti=vti,
-                                      png=bool(export.png), progress=progress)
+                                      files=bool(export.vti or export.png), png=bool(export.png), progress=progress)
             if vti is not None:
                 started = time.perf_counter()
                 vti.close()

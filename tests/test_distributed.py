@@ -181,7 +181,8 @@ def test_run_with_fields_on_two_ranks_writes_one_vti_like_the_default(petsc, vol
     run = mpiexec(2, MICROSIM, "-q", "run", volume, *common, "--vti", tmp_path / "b.vti", "--backend", "petsc",
                   "--json", tmp_path / "b.json")
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vti", "b.json", "b.vti"]  # no spill, no second file
+    # no spill, no second file: each .vti with its ParaView script
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vti", "a_paraview.py", "b.json", "b.vti", "b_paraview.py"]
     a, b = pv.read(tmp_path / "a.vti"), pv.read(tmp_path / "b.vti")
     assert sorted(a.cell_data.keys()) == sorted(b.cell_data.keys())
     for axis in range(3):
