@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable
@@ -353,6 +354,103 @@ class DirectSolver:
         x = spla.spsolve(sp.csc_matrix(matrix), rhs)
         elapsed = time.perf_counter() - start
         return SolveInfo(np.asarray(x, float), 0, relative_residual(matrix, x, rhs), True, 0.0, elapsed)
+
+
+#: the tightest relative residual a balanced solve goes to before it gives up
+RTOL_FLOOR = 1e-24
+
+
+def solve_to_balance(
+    matrix,
+    rhs: np.ndarray,
+    solver,
+    check: Callable[[np.ndarray], tuple[float, float]],
+    *,
+    x0: np.ndarray | None = None,
+    rtol: float = 1e-6,
+    tolerance: float = 1e-6,
+    what: str = "solve",
+    boundary: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, float, float]:
+    """Solve until the reported figure and its own balance have converged, not the residual.
+
+    The relative residual alone says little when face conductances span 10⁹: it is
+    tiny long before the potentials across a resistive interface are right. Here the
+    solve is repeated from its last answer at a residual 100 times smaller until
+    ``check(x)`` returns a balance error ``<= tolerance`` (e.g. the currents through the
+    inlet, the outlet and the reaction faces, relative) and a reported value (e.g. the
+    ASR) that moved by ``<= tolerance`` (relative) since the previous check.
+
+    An AMG solver with a ``setup`` method is set up once and reused for every tightening.
+    ``boundary`` (the Dirichlet conductance of each unknown, when the matrix is a
+    conductance Laplacian) lets the residual be formed face by face, ``Σ g_ij (x_i -
+    x_j)``, instead of through a diagonal where a metal's 10^11 swallows an interface's 1.
+
+    Returns
+    -------
+    (x, iterations, balance_error, value)
+
+    Raises
+    ------
+    ConvergenceError
+        The balance or the value has not converged at a residual of :data:`RTOL_FLOOR`;
+        the message gives both figures.
+    """
+    # (symmetric diagonal scaling of the corrections was measured and dropped: with the
+    # smoothed-aggregation AMG it tripled the iterations and broke down at σR/h = 10^11)
+    setup = getattr(solver, "setup", None)
+    apply = setup(matrix) if setup is not None else None
+    maxiter = min(getattr(solver, "maxiter", 500), 500)  # a correction that needs more is a stalled one
+    # iterative refinement: the answer and its residual in extended precision, each
+    # correction solved in double. Bulk drops 10^9 times smaller than the drop across an
+    # interface are then still resolved where double precision would round them away.
+    wide = np.longdouble
+    matrix_wide = sp.csr_matrix((matrix.data.astype(wide), matrix.indices, matrix.indptr), shape=matrix.shape)
+    rhs_wide = np.asarray(rhs, dtype=wide)
+    if boundary is not None:  # A x = (Σ_j g_ij) x_i - Σ_j g_ij x_j + g_b,i x_i, each part in extended precision
+        off = matrix_wide.copy()
+        off.setdiag(0)
+        off.eliminate_zeros()
+        row_sum = -np.asarray(off.sum(axis=1)).ravel().astype(wide)
+        boundary_wide = np.asarray(boundary, dtype=wide)
+
+        def apply_wide(x):
+            return (row_sum + boundary_wide) * x + off @ x
+    else:
+        def apply_wide(x):
+            return matrix_wide @ x
+    x = np.zeros(rhs.shape, dtype=wide) if x0 is None else np.asarray(x0, dtype=wide)
+    norm_b = float(np.linalg.norm(rhs))
+    iterations, previous, tol = 0, None, rtol
+    best, stalled = math.inf, 0
+    while True:
+        residual = rhs_wide - apply_wide(x)
+        r64 = residual.astype(np.float64)
+        target = tol * norm_b / max(float(np.linalg.norm(r64)), 1e-300)  # relative to this correction
+        if target < 1:
+            inner = min(max(target, 1e-10), 0.5)
+            if apply is not None:
+                dx, used, _ = conjugate_gradient(matrix, r64, apply, rtol=inner, maxiter=maxiter)
+            else:
+                info = solver(matrix, r64, rtol=inner)
+                dx, used = info.x, info.iterations
+            iterations += used
+            x = x + dx.astype(wide)
+        balance, value = check(x)
+        if math.isnan(balance) or math.isnan(value):
+            raise ConvergenceError(f"{what}: the linear solver broke down (the currents came out NaN); the "
+                                   "conductances may span more than its preconditioner handles")
+        moved = math.inf if previous is None else abs(value - previous) / max(abs(value), 1e-300)
+        if balance <= tolerance and moved <= tolerance:
+            return x.astype(np.float64), iterations, balance, value
+        stalled = 0 if balance < 0.5 * best else stalled + 1
+        best = min(best, balance)
+        if tol <= RTOL_FLOOR or stalled >= 3:  # at the floor, or three tightenings without progress
+            raise ConvergenceError(
+                f"{what} did not converge: current balance {balance:.2e} and change {moved:.2e} of the result "
+                f"at relative residual {tol:.0e} (tolerance {tolerance:.0e}); the conductances span more than "
+                "the solver resolves")
+        previous, tol = value, max(tol * 1e-2, RTOL_FLOOR)
 
 
 def require_converged(info: SolveInfo, rtol: float, what: str) -> None:

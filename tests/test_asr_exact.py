@@ -1,0 +1,120 @@
+"""The resolved cathode ASR is exact at any contrast, or it says it is not (issue 20).
+
+A planar LLZO | CAM bilayer has the exact ASR ``L_SE/σ + L_CAM/κ + R_CT`` (Dirichlet
+faces at half a voxel from the first and last voxel centres, so each layer counts its
+full thickness). The sweep covers the contrasts users meet: σ from 1e-4 to 1e3 S/cm
+(electrolytes to metals) against R_CT from 1e-2 to 1e4 Ω·cm² (clean contacts to
+resistive interphases). Tolerance 1e-6 relative: the stopping rule's own tolerance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from microsim.errors import ConvergenceError
+from microsim.microstructure import Microstructure
+from microsim.transport.electrochem import cathode_asr
+
+S_PER_CM, OHM_CM2 = 100.0, 1e-4
+
+
+def bilayer(voxel=(1e-6, 1e-6, 1e-6), n0=20, n=16):
+    labels = np.full((n0, n, n), 1, np.uint8)  # CAM at the collector side
+    labels[: n0 // 2] = 2  # LLZO at the separator side
+    return Microstructure(labels, voxel)
+
+
+@pytest.mark.parametrize("sigma_cm, r_cm2", list(itertools.product([1e-4, 1e-2, 1.0, 1e2, 1e3], [1e-2, 1.0, 1e2, 1e4])))
+def test_planar_bilayer_is_exact_at_any_contrast(sigma_cm, r_cm2):
+    micro = bilayer()
+    sigma, r_ct = sigma_cm * S_PER_CM, r_cm2 * OHM_CM2
+    layer = 10 * micro.voxel_size[0]
+    exact = 2 * layer / sigma + r_ct
+    result = cathode_asr(micro, sigma, sigma, r_ct)
+    assert result.asr == pytest.approx(exact, rel=1e-6)
+    assert result.current_balance_error <= 1e-6
+    parts = result.asr_ionic + result.asr_electronic + result.asr_interface
+    assert parts == pytest.approx(result.asr, rel=1e-6)
+
+
+@pytest.mark.parametrize("voxel", [(2e-6, 1e-6, 1e-6), (0.5e-6, 2e-6, 1e-6), (1e-6, 1e-6, 3e-6)])
+@pytest.mark.parametrize("sigma_cm, kappa_cm, r_cm2", [(8e-4, 3.15, 150.0), (1e-2, 1e3, 1e4), (10.0, 10.0, 1e-2)])
+def test_anisotropic_voxels_and_unequal_layers(voxel, sigma_cm, kappa_cm, r_cm2):
+    micro = bilayer(voxel)
+    sigma, kappa, r_ct = sigma_cm * S_PER_CM, kappa_cm * S_PER_CM, r_cm2 * OHM_CM2
+    layer = 10 * voxel[0]
+    result = cathode_asr(micro, sigma, kappa, r_ct)
+    assert result.asr == pytest.approx(layer / sigma + layer / kappa + r_ct, rel=1e-6)
+    assert result.current_balance_error <= 1e-6
+
+
+@pytest.mark.parametrize("sigma_cm, r_cm2", [(8e-4, 150.0), (1.0, 1e4), (1e2, 1.0), (1e-2, 1e-2)])
+def test_butler_volmer_at_small_current_is_the_linear_asr(sigma_cm, r_cm2):
+    # at an overpotential far below RT/F, Butler-Volmer is its tangent R_CT
+    micro = bilayer(n=8)
+    sigma, r_ct = sigma_cm * S_PER_CM, r_cm2 * OHM_CM2
+    exact = 2 * 10 * micro.voxel_size[0] / sigma + r_ct
+    current = 1e-3 * 0.025 / exact  # A/m^2: the drop is 25 µV
+    result = cathode_asr(micro, sigma, sigma, r_ct, current_density=current)
+    assert result.asr == pytest.approx(exact, rel=1e-6)
+    assert result.current_balance_error <= 1e-6
+
+
+def test_butler_volmer_is_exact_against_its_own_planar_solution():
+    # one planar interface: V = I (L/σ + L/κ) + 2RT/F asinh(I R_CT F / 2RT) exactly; here
+    # I R_CT = 0.1 V, four times RT/F: well into the nonlinear range
+    micro = bilayer(n=8)
+    sigma, r_ct, current = 1.0 * S_PER_CM, 100 * OHM_CM2, 10.0
+    rt_f = 8.314462618 * 298.15 / 96485.33212
+    layer = 10 * micro.voxel_size[0]
+    voltage = current * 2 * layer / sigma + 2 * rt_f * math.asinh(current * r_ct / (2 * rt_f))
+    result = cathode_asr(micro, sigma, sigma, r_ct, current_density=current)
+    assert result.asr == pytest.approx(voltage / current, rel=1e-6)
+    assert result.current_balance_error <= 1e-6
+
+
+def test_many_disconnected_clusters_carry_no_current_and_change_nothing():
+    # isolated CAM specks inside the LLZO and LLZO specks inside the CAM float: the planar
+    # answer stays exact, and the currents still balance
+    micro = bilayer(n0=24, n=16)
+    labels = micro.labels.copy()
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        z, y, x = rng.integers(2, 10), rng.integers(1, 15), rng.integers(1, 15)
+        labels[z, y, x] = 1  # a CAM speck in the LLZO
+        z2 = rng.integers(14, 22)
+        labels[z2, y, x] = 2  # an LLZO speck in the CAM
+    specks = Microstructure(labels, micro.voxel_size)
+    sigma, r_ct = 1e-2 * S_PER_CM, 10 * OHM_CM2
+    result = cathode_asr(specks, sigma, 1e3 * S_PER_CM, r_ct)
+    assert result.current_balance_error <= 1e-6
+    assert 0 < result.active_cam_fraction < 1  # the specks are not active
+    # the specks only lengthen the paths: above the clean bilayer, below it with the specks as blocks
+    clean = cathode_asr(bilayer(n0=24, n=16), sigma, 1e3 * S_PER_CM, r_ct)
+    assert result.asr > clean.asr
+
+
+@pytest.mark.parametrize("r_cm2", [5.0, 1e-4])
+def test_planar_li_metal_against_llzo_is_exact(r_cm2):
+    # Li metal at its real conductivity (1.1e7 S/m) against LLZO (0.05 S/m): 10^8 in the bulk
+    micro = bilayer(n=8)
+    sigma, kappa, r_ct = 0.05, 1.1e7, r_cm2 * OHM_CM2
+    layer = 10 * micro.voxel_size[0]
+    result = cathode_asr(micro, sigma, kappa, r_ct)
+    assert result.asr == pytest.approx(layer / sigma + layer / kappa + r_ct, rel=1e-6)
+    assert result.current_balance_error <= 1e-6
+
+
+def test_a_network_the_solver_cannot_resolve_is_an_error_not_a_number():
+    # Li metal threaded through a sintered LLZO composite: the AMG corrections stall; the
+    # result is a ConvergenceError with its figures, never a printed ASR
+    from microsim.generate import generate
+
+    micro = generate((16, 16, 16), {"CAM": 0.5, "LLZO": 0.5}, {"CAM": 2e-6, "LLZO": 2e-6}, voxel_size=0.5e-6,
+                     packing="sintered", seed=2)
+    with pytest.raises(ConvergenceError, match="current balance"):
+        cathode_asr(micro, 0.05, 1.1e7, 5e-4)
