@@ -104,18 +104,41 @@ def local_thickness(mask: np.ndarray, *, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
 
     Each voxel gets the diameter of the largest ball that contains it and fits in the
     phase. Balls are centred on the ridge of the Euclidean distance map (its local
-    maxima); the ball centred on voxel ``v`` holds the voxels within ``dt(v) + h/2``,
+    maxima); the ball centred on voxel ``v`` holds the voxels within ``dt(v) + h(v)/2``,
     ``dt`` being the distance to the nearest voxel centre outside, and its diameter is
-    counted as ``2·dt(v) - h/2``: a slab of ``n`` voxels measures ``(n ± 1/2)·h`` (+ for
-    odd, - for even ``n``: the digital ridge is one voxel or two). On digitised spheres
-    the lattice puts the nearest outside centre closer than the radius: the median
-    thickness of a sphere of radius 10 (20) voxels comes out 8 % (3 %) low.
+    counted as ``2·dt(v) - h(v)/2``: a slab of ``n`` voxels measures ``(n ± 1/2)·h`` (+
+    for odd, - for even ``n``: the digital ridge is one voxel or two). On digitised
+    spheres the lattice puts the nearest outside centre closer than the radius: the
+    median thickness of a sphere of radius 10 (20) voxels comes out 8 % (3 %) low.
+
+    Parameters
+    ----------
+    mask : (n0, n1, n2) bool ndarray
+    spacing : 3 floats
+        Voxel edge lengths per array axis.
+
+    Returns
+    -------
+    (n0, n1, n2) float32 ndarray
+
+    Notes
+    -----
+    ``h(v)`` is the voxel edge along the direction measured, the unit vector ``u``
+    from ``v`` to its nearest outside voxel centre: ``h(v) = sqrt(Σ_i (u_i h_i)²)``, the
+    width along ``u`` of the ellipsoid inscribed in a voxel. It is the edge ``h_i``
+    itself when ``u`` is along axis ``i`` (a slab normal to axis ``i`` reads ``(n ±
+    1/2)·h_i`` whatever the other edges) and ``h`` on cubic voxels, whatever ``u``. On
+    anisotropic voxels the nearest outside voxel is found with the distance map's
+    indices (about 30 more bytes per voxel while it runs).
 
     Examples
     --------
     >>> slab = np.zeros((9, 9, 9), bool); slab[2:7] = True
     >>> float(local_thickness(slab)[4, 4, 4])
     5.5
+    >>> wide = np.zeros((9, 20, 20), bool); wide[2:7] = True  # 5 voxels of 2 across
+    >>> float(local_thickness(wide, spacing=(2, 1, 1))[4, 10, 10])
+    11.0
     """
     mask = np.asarray(mask, dtype=bool)
     h = np.asarray(spacing, dtype=float)
@@ -123,18 +146,50 @@ def local_thickness(mask: np.ndarray, *, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     if not mask.any():
         return out
     # pad with background so the box faces do not count as inside
-    dt = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=h)[1:-1, 1:-1, 1:-1]
+    padded = np.pad(mask, 1)
+    if np.all(h == h[0]):
+        dt = ndimage.distance_transform_edt(padded, sampling=h)[1:-1, 1:-1, 1:-1]
+        edge = np.broadcast_to(h[0], mask.shape)  # the old rule, h/2, unchanged on cubic voxels
+    else:
+        dt, edge = _nearest_outside(padded, h)
     dt = np.where(mask, dt, 0).astype(np.float32)
-    out[mask] = 2 * dt[mask] - h.min() / 2
+    out[mask] = 2 * dt[mask] - edge[mask] / 2
     ridge = mask & (dt >= ndimage.maximum_filter(dt, size=3)) & (dt > h.min())
     centres = np.argwhere(ridge) + 0.5
-    reach = dt[ridge].astype(float) + h.min() / 2
-    diameter = (2 * dt[ridge] - h.min() / 2).astype(np.float32)
+    reach = dt[ridge].astype(float) + edge[ridge] / 2
+    diameter = (2 * dt[ridge] - edge[ridge] / 2).astype(np.float32)
     flat_out = out.ravel()
     for flat, ball, _ in ball_hits(mask.shape, centres, reach, spacing=h):
         np.maximum.at(flat_out, flat, diameter[ball])
     out[~mask] = 0
     return out
+
+
+def _nearest_outside(padded: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to the nearest outside voxel centre and the voxel edge along it.
+
+    ``padded`` is the mask with one background voxel around it; both results have the
+    shape of the mask (0 outside it). The edge along the unit vector ``u`` to the
+    nearest outside centre is ``sqrt(Σ_i (u_i h_i)²)``. Where several outside centres
+    are nearest (a slab meeting the box face), the one with the longest edge along it
+    is taken, the one that bounds the ball most: the metric of the feature transform
+    is shortened by 1e-6 relative along the long edges.
+    """
+    tie_break = h * np.sqrt(1 - 1e-6 * (h / h.max()) ** 2)
+    nearest = ndimage.distance_transform_edt(padded, sampling=tie_break, return_distances=False,
+                                             return_indices=True)
+    inner = (slice(1, -1),) * 3
+    length2 = np.zeros(padded[inner].shape)
+    edge2 = np.zeros(padded[inner].shape)
+    for i in range(3):
+        position = np.arange(1, padded.shape[i] - 1).reshape([-1 if j == i else 1 for j in range(3)])
+        step = (nearest[i][inner] - position) * h[i]  # physical offset along axis i
+        length2 += step**2
+        edge2 += (step * h[i]) ** 2
+    del nearest
+    distance = np.sqrt(length2)  # > 0 inside: a True voxel is never its own nearest outside
+    edge = np.sqrt(np.divide(edge2, length2, out=np.zeros_like(edge2), where=length2 > 0))
+    return distance, edge.astype(np.float32)
 
 
 def _cluster_fractions(mask: np.ndarray) -> tuple[list[float], list[float], float]:
