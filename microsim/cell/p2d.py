@@ -62,7 +62,10 @@ class Grid:
     surface inwards: the distance of face ``k`` from the surface is
     ``R (exp(β k/n_r) - 1) / (exp(β) - 1)`` (``β = 0``: equal shells; ``None``: chosen
     from the diffusion length, see :func:`default_grid`). Doubling ``n_r`` at a fixed
-    β halves every shell, so the mesh converges at second order.
+    β halves every shell, so the mesh converges at second order. ``adaptive``: steps
+    also limited to a voltage change of ``(v_max - v_min) / n_t`` (off: the step
+    sequence depends on ``n_t`` and ``first_step`` only, as a convergence study in x
+    or r wants).
     """
 
     n_x: int = 20
@@ -70,6 +73,7 @@ class Grid:
     n_t: int = 100
     first_step: float = 1e-3
     stretch: float | None = 0.0
+    adaptive: bool = True
 
     def __post_init__(self):
         counts = (self.n_x, self.n_r, self.n_t)
@@ -108,7 +112,7 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
 
     * r: shells stretched towards the surface (:class:`Grid`) with
       ``β = ln(1 + 50 R / ℓ)``, ``ℓ = sqrt(D Q / I)`` the diffusion length over a full
-      discharge, and ``n_r = max(16, 8 β)``: about 8 shells per e-fold of depth from
+      discharge, and ``n_r = max(20, 12 β)``: about 12 shells per e-fold of depth from
       ℓ/50 to R, however thin ℓ is;
     * x: 20 cells, more when the reaction zone ``λ = sqrt(R_k / (a (1/σ + 1/κ)))``
       (``R_k`` the linearised interface resistance) is thinner than L/2, 5 cells per λ,
@@ -125,7 +129,7 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
     """
     p = params
     beta = _stretch(p, current_density)
-    n_r = max(16, math.ceil(8 * beta))
+    n_r = max(20, math.ceil(12 * beta))
     r_k = p.R_CT + p.R_SP  # Butler–Volmer: the small-signal resistance is at most R_CT
     sigma, kappa, area = p.sigma_eff_SE, p.kappa_eff_CAM, p.interface_area
     n_x = 20
@@ -531,7 +535,7 @@ def _run(cell: _Cell, theta, current, cutoff, record: bool) -> _Run:
             theta = theta_new
             break
         factor = 2.0
-        if steps > 1 and volts[-1] != volts[-2]:
+        if grid.adaptive and steps > 1 and volts[-1] != volts[-2]:
             factor = min(2.0, max(0.25, dv_max / abs(volts[-1] - volts[-2])))
         theta, guess = theta_new, (j, phi_s1)
         dt = min(dt * factor, dt_max)
