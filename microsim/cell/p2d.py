@@ -524,7 +524,7 @@ def _run(cell: _Cell, theta, current, cutoff, record: bool) -> _Run:
             sums[name] += value * magnitude * tau
         sums["delivered"] += v * magnitude * tau
         times.append(times[-1] + tau)
-        volts.append(v)
+        volts.append(float(v))
         charge.append(charge[-1] + magnitude * tau)
         if record:
             profiles["time"].append(times[-1])
@@ -638,7 +638,7 @@ def _simulate(params, current, protocol, grid, profiles, theory, stack, started)
     leg = _run(cell, theta, current, params.v_min, profiles)
     t, v, q = leg.curve
     delivered = float(q[-1])
-    sums = leg.energies
+    sums = {k: float(v) for k, v in leg.energies.items()}
     energy = sums["delivered"]
     if delivered > 0:
         losses = {k: sums[k] / delivered for k in ("open_circuit", *LOSSES)}
