@@ -87,6 +87,19 @@ def _integer(minimum: int) -> Callable[[str], int]:
     return _type(parse, f"integer >= {minimum}")
 
 
+def _grid(text: str):
+    from microsim.cell import Grid
+
+    parts = text.split(",")
+    try:
+        counts = [int(v) for v in parts]
+    except ValueError:
+        counts = []
+    if len(counts) != 3 or min(counts) < 1:
+        raise InvalidInputError(f"expected three integers >= 1 as n_x,n_r,n_t, got {text!r}")
+    return Grid(*counts, stretch=None)
+
+
 def _unit_interval(text: str) -> float:
     value = _number(text)
     if not 0 < value < 1:
@@ -259,6 +272,9 @@ def _add_cell_options(parser, *, with_current: bool = True) -> None:
                         help="keep the set's d50_CAM instead of the volume's CAM local thickness")
     parser.add_argument("--slabs", type=_integer(1), default=4,
                         help="slabs of the through-thickness profile handed to the cell model (default 4)")
+    parser.add_argument("--grid", type=_type(_grid, "grid"), metavar="N_X,N_R,N_T",
+                        help="cells in x, shells in r, nominal steps per capacity (default: chosen from the physics; "
+                             "the shells keep the physics' stretch towards the surface)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -519,7 +535,7 @@ def _cell_step(args, parameter_set: str, *, currents: Sequence[float] | None = N
     params = params.with_values(name=Path(parameter_set).stem if parameter_set.endswith(".json") else parameter_set)
     steps = [Cell(params, current, given=frozenset(values), protocol=args.protocol,
                   axis=getattr(args, "axis", None) if isinstance(getattr(args, "axis", None), int) else 0,
-                  slabs=args.slabs, couple_particle_size=not args.keep_particle_size)
+                  slabs=args.slabs, couple_particle_size=not args.keep_particle_size, grid=args.grid)
              for current in (currents or [args.current])]
     return steps
 

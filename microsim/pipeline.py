@@ -262,9 +262,10 @@ class Cell:
 
     cam = "CAM"
 
-    def grid_for(self, slabs: int) -> Grid:
-        """The grid of the solve: the given one, or the default with whole slabs per cell group."""
-        return self.grid or Grid(n_x=slabs * math.ceil(20 / slabs))
+    def grid_for(self, slabs: int) -> Grid | None:
+        """The grid of the solve: the given one, or None for :func:`~microsim.cell.p2d.default_grid`
+        (converged, chosen from the physics, whole slabs per cell group)."""
+        return self.grid
 
 
 @dataclasses.dataclass(frozen=True)

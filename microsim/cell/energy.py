@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from microsim.cell.ocv import get_ocv
 from microsim.cell.parameters import CellParameters, get_material
 from microsim.constants import J_PER_WH, mAh_per_cm2
 
@@ -104,3 +107,42 @@ def theoretical_energy(p: CellParameters) -> TheoreticalEnergy:
         thickness_m=stack.thickness,
         mass_accounting=stack.accounting,
     )
+
+
+def _level(u, value: float, lo: float, hi: float) -> float:
+    """θ in [lo, hi] with the decreasing ``u(θ) = value`` (bisection)."""
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if float(u(mid)) > value:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def window_energy(p: CellParameters, *, start: str = "charged") -> float:
+    """Open-circuit energy of the window a simulation uses [J/m^2].
+
+    ``Q ∫ U(θ) dθ`` from the start state to the discharge cut-off, ``U(θ_end) = v_min``
+    (a little past θ = 1, on the OCV's wall). ``start``: ``"charged"`` — the rested,
+    fully charged state θ = 0 of the discharge protocol; ``"v_max"`` — ``U(θ) = v_max``,
+    where the charge of the charge-discharge protocol stops at vanishing current. A
+    discharge delivers at most this: its losses and the capacity left at the cut-off
+    make up the difference.
+
+    Examples
+    --------
+    >>> from microsim.cell.parameters import improved
+    >>> p = improved()
+    >>> 3.85 < window_energy(p) / cell_stack(p).capacity < 3.9  # V, the window's mean
+    True
+    """
+    if start not in ("charged", "v_max"):
+        raise ValueError(f"start must be 'charged' or 'v_max', got {start!r}")
+    u = get_ocv(get_material(p.cam).ocv)
+    end = _level(u, p.v_min, 0.0, 1.1)
+    begin = 0.0 if start == "charged" else _level(u, p.v_max, -0.1, end)
+    theta = np.linspace(begin, end, 40001)
+    values = u(theta)
+    mean = float(np.sum(values[1:] + values[:-1]) / 2 * (theta[1] - theta[0]))
+    return cell_stack(p).capacity * mean
