@@ -455,3 +455,28 @@ def test_a_volume_too_big_is_refused_before_the_morphology(volume_tif, monkeypat
     assert "measuring the morphology" not in err
     errors = [line for line in err.splitlines() if line.startswith("microsim: error")]
     assert len(errors) == 1 and "--backend petsc" in errors[0] and "GiB are available" in errors[0]
+
+
+def test_run_cell_writes_the_cell_block_and_cell_report_agrees(tmp_path, capsys):
+    # issue 14: `run --cell` and `cell --report` of its report are one code path (1e-6)
+    vol = tmp_path / "c.tif"
+    assert main(["-q", "generate", "--shape", "32,24,24", "--voxel-size", "0.5um", "--fractions", "CAM=0.7,LLZO=0.3",
+                 "--radius", "CAM=2um,LLZO=1um", "--packing", "sintered", "--seed", "3", "-o", str(vol)]) == 0
+    report = tmp_path / "r.json"
+    options = ["--thickness", "50um", "--current", "10mA/cm2"]
+    assert main(["-q", "run", str(vol), "--axis", "0", "--cell", "improved", *options, "--json", str(report)]) == 0
+    assert "Wh/kg" in capsys.readouterr().out
+    block = json.loads(report.read_text())["cell"]
+    for key in ("specific_energy_Wh_per_kg", "energy_density_Wh_per_L", "theoretical_specific_energy_Wh_per_kg",
+                "utilisation", "overpotentials_mV", "parameters"):
+        assert key in block
+    sources = {k: v["source"] for k, v in block["parameters"].items()}
+    assert sources["sigma_eff"] == sources["kappa_eff"] == sources["area_per_volume"] == "measured"
+    assert sources["d50_CAM"] == "measured" and sources["L_cat"] == "given" and sources["R_CT"] == "set"
+    assert block["parameters"]["L_cat"]["value"] == pytest.approx(50e-6)
+    assert 0 < block["specific_energy_Wh_per_kg"] <= block["theoretical_specific_energy_Wh_per_kg"]
+    assert main(["-q", "cell", "--report", str(report), "--set", "improved", *options, "--json", "-"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    for key in ("specific_energy_Wh_per_kg", "energy_density_Wh_per_L", "utilisation", "capacity_mAh_per_cm2"):
+        assert again[key] == pytest.approx(block[key], rel=1e-6)
+    assert again["parameter_sources"] == sources
