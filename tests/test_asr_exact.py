@@ -118,3 +118,32 @@ def test_a_network_the_solver_cannot_resolve_is_an_error_not_a_number():
                      packing="sintered", seed=2)
     with pytest.raises(ConvergenceError, match="current balance"):
         cathode_asr(micro, 0.05, 1.1e7, 5e-4)
+
+
+@pytest.mark.parametrize("sigma_cm, r_gb_cm2", list(itertools.product([8e-4, 1e-2, 1.0], [1e-2, 1.0, 1e2, 1e3, 1e4])))
+def test_a_column_of_grains_in_analyze_is_exact(sigma_cm, r_gb_cm2):
+    # four LLZO grains in series along axis 0: R = L/σ + 3 R_GB per area, exactly
+    from microsim.transport import solve_transport
+
+    labels = np.full((16, 6, 6), 2, np.uint8)
+    grains = np.repeat(np.arange(1, 5), 4)[:, None, None] * np.ones((1, 6, 6), np.int32)
+    micro = Microstructure(labels, 1e-6, grains=grains)
+    sigma, r_gb = sigma_cm * S_PER_CM, r_gb_cm2 * OHM_CM2
+    length = 16e-6
+    (result,) = solve_transport(micro, {"LLZO": sigma}, axes=0, grain_boundary_resistance={"LLZO": r_gb})
+    assert result.sigma_eff == pytest.approx(length / (length / sigma + 3 * r_gb), rel=1e-6)
+    assert result.current_balance_error <= 1e-6
+
+
+@pytest.mark.parametrize("sigma_cm", [1e-2, 1e2])
+def test_an_interface_resistance_in_analyze_is_exact(sigma_cm):
+    # the bilayer solved as one conductor with a resistive CAM|LLZO face: L/σ + L/κ + R
+    from microsim.transport import solve_transport
+
+    micro = bilayer(n=8)
+    sigma, r = sigma_cm * S_PER_CM, 1e4 * OHM_CM2
+    (result,) = solve_transport(micro, {"LLZO": sigma, "CAM": sigma}, axes=0,
+                                interface_resistance={("CAM", "LLZO"): r})
+    length = 20e-6
+    assert result.sigma_eff == pytest.approx(length / (length / sigma + r), rel=1e-6)
+    assert result.current_balance_error <= 1e-6

@@ -41,11 +41,9 @@ from microsim.transport.axis_solve import TransportFields, check_memory, current
 from microsim.transport.backends import get_solver
 from microsim.transport.effective import solve_transport
 from microsim.transport.network import build_network, non_negative
-from microsim.transport.solvers import RTOL_FLOOR, AMGSolver, require_converged, solve_to_balance
+from microsim.transport.solvers import BALANCE_TOLERANCE, RTOL_FLOOR, AMGSolver, require_converged, solve_to_balance
 
-#: default agreement of the separator, collector and reaction currents (relative), and
-#: the largest move of the ASR between two checks, before a result is reported
-BALANCE_TOLERANCE = 1e-6
+
 
 
 

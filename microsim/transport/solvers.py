@@ -358,6 +358,9 @@ class DirectSolver:
 
 #: the tightest relative residual a balanced solve goes to before it gives up
 RTOL_FLOOR = 1e-24
+#: default agreement of the currents a balanced solve reports (relative), and the largest
+#: move of its result between two checks
+BALANCE_TOLERANCE = 1e-6
 
 
 def solve_to_balance(
@@ -428,7 +431,7 @@ def solve_to_balance(
         r64 = residual.astype(np.float64)
         target = tol * norm_b / max(float(np.linalg.norm(r64)), 1e-300)  # relative to this correction
         if target < 1:
-            inner = min(max(target, 1e-10), 0.5)
+            inner = min(max(target, 1e-10), 1e-3)  # each round gains 10^3 at least: a small move is a small error
             if apply is not None:
                 dx, used, _ = conjugate_gradient(matrix, r64, apply, rtol=inner, maxiter=maxiter)
             else:
