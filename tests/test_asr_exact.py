@@ -147,3 +147,23 @@ def test_an_interface_resistance_in_analyze_is_exact(sigma_cm):
     length = 20e-6
     assert result.sigma_eff == pytest.approx(length / (length / sigma + r), rel=1e-6)
     assert result.current_balance_error <= 1e-6
+
+
+@pytest.mark.parametrize("sigma, r_cm2", [(0.05, 5.0), (0.05, 100.0), (1e6, 5.0), (1e6, 100.0)])
+def test_li_channels_never_fall_below_the_interface_floor(sigma, r_cm2):
+    # Li metal (1.1e7 S/m) in straight square channels from the collector into LLZO: the
+    # ASR is at least R x planar area / interface area, and equals it when the LLZO is fast
+    n0, n = 24, 16
+    labels = np.full((n0, n, n), 2, np.uint8)
+    for y in range(2, n, 6):
+        for x in range(2, n, 6):
+            labels[8:, y:y + 2, x:x + 2] = 1
+    micro = Microstructure(labels, 1e-6)
+    faces = sum(np.count_nonzero(np.diff(labels.astype(int), axis=a)) for a in range(3))
+    r = r_cm2 * OHM_CM2
+    floor = r * (n * n) / faces
+    result = cathode_asr(micro, sigma, 1.1e7, r)
+    assert result.current_balance_error <= 1e-6
+    assert result.asr >= floor * (1 - 1e-9)
+    if sigma > 1e3:
+        assert result.asr == pytest.approx(floor, rel=1e-6)
