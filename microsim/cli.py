@@ -571,13 +571,18 @@ def _print_asr(record: dict, stream) -> None:
     if record["asr_ohm_cm2"] is None:
         print(f"cathode ASR: broken network: {record['note']}", file=stream)
         return
-    print(f"cathode ASR {record['asr_ohm_cm2']:.4g} ohm cm2 = ionic {record['asr_ionic_ohm_cm2']:.4g} + electronic "
-          f"{record['asr_electronic_ohm_cm2']:.4g} + interface {record['asr_interface_ohm_cm2']:.4g}; active CAM "
-          f"{record['active_cam_fraction']:.3f}", file=stream)
+    at = ("linear kinetics" if record["current_density_mA_per_cm2"] is None
+          else f"Butler-Volmer at {record['current_density_mA_per_cm2']:g} mA/cm2")
+    print(f"cathode ASR ({at}) {record['asr_ohm_cm2']:.4g} ohm cm2 = ionic {record['asr_ionic_ohm_cm2']:.4g} + "
+          f"electronic {record['asr_electronic_ohm_cm2']:.4g} + interface {record['asr_interface_ohm_cm2']:.4g}; "
+          f"active CAM {record['active_cam_fraction']:.3f}", file=stream)
+    if record.get("linear_asr_ohm_cm2") is not None:
+        print(f"cathode ASR (linear kinetics) {record['linear_asr_ohm_cm2']:.4g} ohm cm2", file=stream)
     homog = record.get("homogenised") or {}
     if homog.get("homogenised_asr_ohm_cm2") is not None:
-        print(f"homogenised (reduced P2D, same sigma_eff, kappa_eff, a): {homog['homogenised_asr_ohm_cm2']:.4g} "
-              f"ohm cm2 ({100 * homog['relative_difference']:+.1f} %)", file=stream)
+        print(f"homogenised ({homog['kinetics']}, same current; reduced P2D, same sigma_eff, kappa_eff, a): "
+              f"{homog['homogenised_asr_ohm_cm2']:.4g} ohm cm2 (voxel {100 * homog['relative_difference']:+.1f} %)",
+              file=stream)
 
 
 def _print_cell(block: dict, stream) -> None:

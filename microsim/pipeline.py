@@ -482,7 +482,11 @@ def resolved_asr(micro: Microstructure, step: Asr, *, solver=None, fields: bool 
     if result.connected and step.compare:
         started = time.perf_counter()
         out["homogenised"] = homogenised_comparison(micro, step.sigma_se, step.kappa_cam, step.r_ct, step.r_sp,
-                                                    se=step.se, cam=step.cam, axis=step.axis)
+                                                    se=step.se, cam=step.cam, axis=step.axis,
+                                                    current_density=step.current_density, voxel=result)
+        if step.current_density is not None:  # the linear voxel ASR beside the one at the current, named
+            out["linear_asr_ohm_cm2"] = cathode_asr(micro, step.sigma_se, step.kappa_cam, step.r_ct, step.r_sp,
+                                                    se=step.se, cam=step.cam, axis=step.axis).asr * 1e4
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PercolationWarning)
             (through,) = solve_transport(micro, {step.se: 1.0}, axes=step.axis)

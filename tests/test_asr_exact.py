@@ -167,3 +167,39 @@ def test_li_channels_never_fall_below_the_interface_floor(sigma, r_cm2):
     assert result.asr >= floor * (1 - 1e-9)
     if sigma > 1e3:
         assert result.asr == pytest.approx(floor, rel=1e-6)
+
+
+def test_butler_volmer_line_is_the_linear_line_at_small_current_and_converges():
+    from microsim.transport.electrochem import butler_volmer_line_asr, transmission_line_asr
+
+    sigma, kappa, a, r, length = 1.0, 10.0, 1e5, 1e-2, 1e-4
+    linear = transmission_line_asr(sigma, kappa, a, r, length)
+    errors = [abs(butler_volmer_line_asr(sigma, kappa, a, r, 0.0, length, 1e-4, cells=c) / linear - 1)
+              for c in (100, 200, 400)]
+    assert errors[-1] < 1e-6
+    assert [round(math.log2(e0 / e1)) for e0, e1 in zip(errors, errors[1:])] == [2, 2]  # second order
+    assert butler_volmer_line_asr(sigma, kappa, a, r, 0.0, length, 100.0) < 0.8 * linear  # BV lowers it
+
+
+def test_asr_at_a_current_is_compared_like_with_like(tmp_path, capsys):
+    # issue 22 item 8: with --current the homogenised model is Butler-Volmer at that current,
+    # and both voxel ASRs (linear and at the current) are printed and named
+    import json
+
+    from microsim.cli import main
+
+    vol = tmp_path / "c.tif"
+    assert main(["-q", "generate", "--shape", "24,20,20", "--voxel-size", "0.5um", "--fractions", "CAM=0.6,LLZO=0.4",
+                 "--radius", "CAM=2um,LLZO=1um", "--packing", "sintered", "--seed", "5", "-o", str(vol)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "asr", str(vol), "--sigma", "LLZO=1e-2S/cm,CAM=3.15S/cm", "--rct", "150ohmcm2",
+                 "--current", "10mA/cm2", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert "Butler-Volmer at 10 mA/cm2" in captured.err and "(linear kinetics)" in captured.err
+    homog = record["homogenised"]
+    assert homog["kinetics"] == "Butler-Volmer" and homog["voxel_asr_ohm_cm2"] == pytest.approx(record["asr_ohm_cm2"])
+    assert record["linear_asr_ohm_cm2"] > record["asr_ohm_cm2"]  # BV lowers the resistance at 10 mA/cm2
+    assert homog["relative_difference"] == pytest.approx(
+        (record["asr_ohm_cm2"] - homog["homogenised_asr_ohm_cm2"]) / homog["homogenised_asr_ohm_cm2"])
+    assert abs(homog["relative_difference"]) < 0.3

@@ -2,6 +2,7 @@
 studies too large, empty, or aimed at their own file, unreachable schedulers, damaged tables."""
 
 import csv
+import io
 import os
 import signal
 import subprocess
@@ -245,11 +246,16 @@ def test_a_damaged_row_names_its_line_not_another_study(tmp_path, capsys):
     good = out.read_text()
     header, row = good.splitlines()
     fields = next(csv.reader([row]))
+    def line(values):  # quoted as the table quotes them (the versions column may hold commas)
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(values)
+        return buffer.getvalue().rstrip("\r\n")
+
     damaged = {
         "garbage,with,a,few,fields": "5 fields where the header has",
-        ",".join(fields + ["extra"]): f"{len(fields) + 1} fields where the header has {len(fields)}",
-        ",".join(fields[:1] + [""] + fields[2:]): "study_id '' is not a 12-digit hash",
-        ",".join(fields[:3] + ["one"] + fields[4:]): "seed 'one' is not a non-negative integer",
+        line(fields + ["extra"]): f"{len(fields) + 1} fields where the header has {len(fields)}",
+        line(fields[:1] + [""] + fields[2:]): "study_id '' is not a 12-digit hash",
+        line(fields[:3] + ["one"] + fields[4:]): "seed 'one' is not a non-negative integer",
     }
     for line, problem in damaged.items():
         out.write_text(f"{good}{line}\n{row}\n")

@@ -168,14 +168,14 @@ class ResultsTable:
         if reader.fieldnames != self.columns:
             raise InvalidInputError(
                 f"{self.path} holds another study's table (its columns differ); "
-                f"write to a new file or pass --force (force=True) to start it over")
+                f"write to a new file or pass --force to start it over")
         ours = self.study.id()
         for row in reader:
             problem = _damage(row)
             if problem:
                 raise InvalidInputError(
                     f"{self.path} is damaged at line {reader.line_num}: {problem}; remove that line (its point "
-                    f"runs again) or pass --force (force=True) to start the table over")
+                    f"runs again) or pass --force to start the table over")
             if row["study_id"] != ours:
                 raise InvalidInputError(
                     f"{self.path} was written by another study (study_id {row['study_id']}, this study {ours}: "
