@@ -402,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--out", type=PATH, default="microsim-cell-study", help="output folder")
     study.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge")
     study.add_argument("--no-plot", action="store_true", help="CSV only")
+    study.add_argument("--grid", type=_type(_grid, "grid"), metavar="N_X,N_R,N_T",
+                       help="one cell grid for every cell of the study (default: each chosen from its physics)")
     study.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     design = sub.add_parser("study", parents=[quiet],
@@ -750,7 +752,7 @@ def _cell_study(args) -> int:
             if done == total or done % max(1, total // 4) == 0:
                 log.info("  %s: %d of %d cells simulated", name, done, total)
 
-        rows = run(protocol=args.protocol, progress=progress)
+        rows = run(protocol=args.protocol, progress=progress, grid=args.grid)
         write_csv(rows, out / f"{name}.csv", force=args.force)
         if not args.no_plot:
             plot(rows, out / f"{name}.png", force=args.force)

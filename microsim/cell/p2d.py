@@ -208,6 +208,14 @@ class CellResult:
                       "voltage-limited steps, last step ending on the cut-off; error = |E - E(grid halved)|",
         }
 
+    @property
+    def theoretical_specific_energy_Wh_per_kg(self) -> float:
+        """The theoretical energy on the simulation's own window (the nominal-voltage
+        figure when no window was integrated) [Wh/kg]: delivered never exceeds it."""
+        if self.window_energy is None:
+            return self.theoretical.specific_energy_Wh_per_kg
+        return self._per_kg(self.window_energy)
+
     def _accounting(self) -> dict:
         """Theoretical energy on the simulation's own window, and where the rest went."""
         nominal = self.theoretical

@@ -48,7 +48,7 @@ def _row(label: str, params: CellParameters, current: float, protocol: str, grid
         "protocol": protocol,
         "specific_energy_Wh_per_kg": result.specific_energy_Wh_per_kg,
         "energy_density_Wh_per_L": result.energy_density_Wh_per_L,
-        "theoretical_specific_energy_Wh_per_kg": result.theoretical.specific_energy_Wh_per_kg,
+        "theoretical_specific_energy_Wh_per_kg": result.theoretical_specific_energy_Wh_per_kg,
         "utilisation": result.utilisation,
         "mean_voltage_V": result.mean_voltage,
     }

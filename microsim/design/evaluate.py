@@ -125,7 +125,7 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
         "kappa_eff_cell_S_per_cm": coupled.kappa_eff_CAM * S_PER_CM,
         "specific_energy_Wh_per_kg": cell.specific_energy_Wh_per_kg,
         "energy_density_Wh_per_L": cell.energy_density_Wh_per_L,
-        "theoretical_specific_energy_Wh_per_kg": cell.theoretical.specific_energy_Wh_per_kg,
+        "theoretical_specific_energy_Wh_per_kg": cell.theoretical_specific_energy_Wh_per_kg,
         "utilisation": cell.utilisation,
         "capacity_mAh_per_cm2": mAh_per_cm2(cell.delivered_capacity),
         "mean_voltage_V": cell.mean_voltage,
