@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import logging
+import math
 import os
 import sys
 import time
@@ -53,7 +54,7 @@ from microsim.transport.axis_solve import (
     dissipation,
 )
 from microsim.transport.network import ConductanceNetwork, LinearSystem, build_network
-from microsim.transport.solvers import SolveInfo, relative_residual
+from microsim.transport.solvers import BALANCE_TOLERANCE, SolveInfo, relative_residual
 
 log = logging.getLogger(__name__)
 
@@ -449,6 +450,8 @@ def solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, sol
     setup_seconds = time.perf_counter() - started
     log.info("slabs of %s on %d ranks: %d components merged in %.2f s", what, slab.size, total, setup_seconds)
 
+    resistive = any(any(v > 0 for v in dict(r or {}).values()) for r in (grain_boundary_resistance,
+                                                                        interface_resistance))
     records = []
     for axis in axis_list:
         t0 = time.perf_counter() - (setup_seconds if not records else 0.0)
@@ -471,6 +474,11 @@ def solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, sol
         collective(comm, _check_fits, comm, keep.size, n_here, solver.resolved_preconditioner(PETSc))
         record = _solve_axis(PETSc, slab, micro, template, axis, keep, n_here, unknowns,
                              solver, rtol=rtol, periodic=periodic, return_fields=return_fields)
+        if resistive:  # resistive faces: stop on the current balance, not on the residual
+            record = _balanced(lambda tol: _solve_axis(PETSc, slab, micro, template, axis, keep, n_here, unknowns,
+                                                       solver, rtol=tol, periodic=periodic,
+                                                       return_fields=return_fields), record, rtol,
+                               f"{what} along axis {axis}")
         if not record.converged:
             raise on_every_rank(ConvergenceError(
                 f"{what} along axis {axis}: CG stopped after {record.iterations} iterations at relative residual "
@@ -482,6 +490,27 @@ def solve_axes(micro: Microstructure, table: Mapping[str, float], axis_list, sol
         records.append(dataclasses.replace(record, connected_fraction=unknowns / phase_voxels,
                                            seconds=time.perf_counter() - t0))
     return records
+
+
+def _balanced(solve_at: Callable[[float], AxisSolve], record: AxisSolve, rtol: float, what: str) -> AxisSolve:
+    """Solve again at a residual 100 times smaller until the inlet and outlet currents agree
+    to :data:`BALANCE_TOLERANCE` and the current has stopped moving (the same rule as the
+    in-process backend; the currents are sums over every rank, so every rank takes the
+    same decision). Each round is a fresh solve (the PETSc side keeps no extended
+    precision): a balance that the floor of 1e-14 cannot reach is a ConvergenceError."""
+    tol, previous = rtol, None
+    while True:
+        out = record.current_out
+        balance = abs(record.current_in - out) / out if out > 0 else math.inf
+        moved = math.inf if previous is None else abs(out - previous) / max(abs(out), 1e-300)
+        if balance <= BALANCE_TOLERANCE and moved <= BALANCE_TOLERANCE:
+            return dataclasses.replace(record, power=out)  # the current: good to the balance
+        if tol <= 1e-14:
+            raise on_every_rank(ConvergenceError(
+                f"{what} did not converge: current balance {balance:.2e} and change {moved:.2e} at relative "
+                f"residual {tol:.0e} (tolerance {BALANCE_TOLERANCE:.0e})"))
+        previous, tol = out, max(tol * 1e-2, 1e-14)
+        record = solve_at(tol)
 
 
 def _solve_axis(PETSc, slab: Slab, micro: Microstructure, template: ConductanceNetwork, axis: int,
