@@ -470,3 +470,22 @@ def test_numerics_block_and_default_grid():
     assert 0 < numerics["energy_relative_error_estimate"] < 0.02
     with pytest.raises(InvalidInputError, match="grid needs integers"):
         Grid(n_r=2.5)
+
+
+def test_development_path_follows_the_seed_order_as_data(tmp_path):
+    # issue 16 item 7: Fig. 9d in the paper's order, each step cumulative, read from data
+    from microsim.cell.studies import development_path, load_development_path, plot_development_path
+
+    plan = load_development_path()
+    assert [s["step"] for s in plan["steps"]] == list(range(7))
+    assert list(plan["steps"][1]["set"]) == ["beta_GB"] and set(plan["steps"][2]["set"]) == {"R_SP", "R_CT"}
+    rows = development_path(thicknesses=(50e-6,), currents=(10.0,))
+    assert [r["step"] for r in rows] == list(range(7))
+    assert rows[0]["case"] == "0 state of the art" and rows[-1]["case"].startswith("6 conductivities")
+    energies = [r["specific_energy_Wh_per_kg"] for r in rows]
+    assert energies[-1] > energies[0] and all(r["protocol"] == "discharge" for r in rows)
+    assert all(r["specific_energy_Wh_per_kg"] <= r["theoretical_specific_energy_Wh_per_kg"] for r in rows)
+    # the last step is the improved set
+    final = improved().with_values(L_cat=50e-6)
+    assert energies[-1] == pytest.approx(simulate(final, 10.0).specific_energy_Wh_per_kg, rel=1e-9)
+    assert plot_development_path(rows, tmp_path / "path.png").stat().st_size > 10_000

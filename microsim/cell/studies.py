@@ -86,6 +86,21 @@ def sensitivity(
     return _grid_rows(cases, thicknesses, currents, protocol, grid, progress)
 
 
+def load_development_path(path: str | Path | None = None) -> dict:
+    """The development path as data: the seed's Fig. 9d (``development_path.json`` beside
+    this module) or a JSON file of the same form (``start`` set, cumulative ``steps``
+    with ``case``, ``colour`` and the parameters ``set``, in SI)."""
+    import json
+
+    from microsim.errors import InputFileError
+
+    source = Path(path) if path is not None else Path(__file__).with_name("development_path.json")
+    try:
+        return json.loads(source.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"cannot read the development path {source}: {exc}") from None
+
+
 def development_path(
     *,
     thicknesses: Sequence[float] = THICKNESSES,
@@ -93,14 +108,23 @@ def development_path(
     protocol: str = "discharge",
     grid: Grid | None = None,
     progress: Callable[[int, int], None] | None = None,
+    path: str | Path | None = None,
 ) -> list[dict]:
-    """From the state of the art, the improvements of :data:`GROUPS` added in turn."""
-    params, new = state_of_the_art(), improved()
-    cases = [("state of the art", params)]
-    for label, names in GROUPS.items():
-        params = params.with_values(**{n: getattr(new, n) for n in names})
-        cases.append((f"+ {label}", params))
-    return _grid_rows(cases, thicknesses, currents, protocol, grid, progress)
+    """From the state of the art, the steps of the development path added in turn
+    (cumulative, in the seed's order: :func:`load_development_path`); one row per step,
+    thickness [m] and current [A/m^2], ``case`` naming the step, ``step`` its number."""
+    from microsim.cell.parameters import get_parameter_set
+
+    plan = load_development_path(path)
+    params = get_parameter_set(plan["start"])
+    cases = []
+    for step in plan["steps"]:
+        params = params.with_values(**step["set"])
+        cases.append((f"{step['step']} {step['case']}", params))
+    rows = _grid_rows(cases, thicknesses, currents, protocol, grid, progress)
+    for row in rows:
+        row["step"] = int(row["case"].split(" ", 1)[0])
+    return rows
 
 
 def ragone(
@@ -144,20 +168,31 @@ def plot_sensitivity(rows: Sequence[dict], path: str | Path, *, force: bool = Fa
 
 
 def plot_development_path(rows: Sequence[dict], path: str | Path, *, force: bool = False) -> Path:
-    """Grouped bars: specific energy after each improvement, per condition."""
+    """Fig. 9d: specific energy after each cumulative step, in the seed's colours, one
+    panel per condition, the theoretical limit as a purple bar; the protocol in the title."""
     plt = pyplot()
+    plan = load_development_path()
+    colours = {f"{s['step']} {s['case']}": s["colour"] for s in plan["steps"]}
     cases = list(dict.fromkeys(r["case"] for r in rows))
     conditions = _conditions(rows)
-    width = 0.8 / len(conditions)
-    fig, ax = plt.subplots(figsize=(10, 5))
-    for k, (thickness, current) in enumerate(conditions):
-        values = [next(r["specific_energy_Wh_per_kg"] for r in rows if r["case"] == c
-                       and r["thickness_um"] == thickness and r["current_mA_per_cm2"] == current) for c in cases]
-        ax.bar(np.arange(len(cases)) + k * width, values, width, label=f"{thickness:g} µm, {current:g} mA/cm²")
-    ax.set_xticks(np.arange(len(cases)) + 0.4 - width / 2)
-    ax.set_xticklabels(cases, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("specific energy [Wh/kg]")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(conditions), figsize=(3.2 * len(conditions) + 1, 4.8), sharey=True,
+                             squeeze=False)
+    for ax, (thickness, current) in zip(axes[0], conditions):
+        sel = {r["case"]: r for r in rows if r["thickness_um"] == thickness and r["current_mA_per_cm2"] == current}
+        values = [sel[c]["specific_energy_Wh_per_kg"] for c in cases]
+        limit = max(sel[c]["theoretical_specific_energy_Wh_per_kg"] for c in cases)
+        ax.bar(range(len(cases)), values, color=[colours.get(c, "grey") for c in cases])
+        ax.bar(len(cases), limit, color=plan["limit"]["colour"])
+        ax.set_xticks(range(len(cases) + 1))
+        ax.set_xticklabels([c.split(" ", 1)[0] for c in cases] + ["limit"], fontsize=8)
+        ax.set_title(f"{thickness:g} µm, {current:g} mA/cm²", fontsize=9)
+    axes[0, 0].set_ylabel("specific energy [Wh/kg]")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours.get(c, "grey")) for c in cases]
+    handles.append(plt.Rectangle((0, 0), 1, 1, color=plan["limit"]["colour"]))
+    fig.legend(handles, cases + [plan["limit"]["case"]], loc="lower center", ncol=2, fontsize=7,
+               bbox_to_anchor=(0.5, -0.12))
+    protocol = rows[0].get("protocol", "discharge") if rows else "discharge"
+    fig.suptitle(f"development path (Fig. 9d), cumulative; protocol: {protocol}", fontsize=10)
     return save_png(fig, path, force=force)
 
 
