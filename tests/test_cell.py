@@ -124,7 +124,9 @@ def test_energy_is_the_integral_of_the_curve():
     energy = float(np.sum(r.voltage[1:] * np.diff(r.capacity)))
     assert r.energy == pytest.approx(energy, rel=1e-12)
     assert r.energy == pytest.approx(scipy.integrate.trapezoid(r.voltage, r.capacity), rel=2e-3)
-    assert r.delivered_capacity == pytest.approx(r.utilisation * r.theoretical.capacity_C_per_m2)
+    from microsim.cell.energy import window_capacity  # the utilisation is on the simulation's own window
+
+    assert r.delivered_capacity == pytest.approx(r.utilisation * window_capacity(r.parameters))
     assert r.mean_voltage == pytest.approx(r.energy / r.delivered_capacity)
 
 
@@ -489,3 +491,30 @@ def test_development_path_follows_the_seed_order_as_data(tmp_path):
     final = improved().with_values(L_cat=50e-6)
     assert energies[-1] == pytest.approx(simulate(final, 10.0).specific_energy_Wh_per_kg, rel=1e-9)
     assert plot_development_path(rows, tmp_path / "path.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name, thickness, current, protocol", [
+    ("improved", 50e-6, 10.0, "discharge"), ("improved", 100e-6, 10.0, "discharge"),
+    ("improved", 50e-6, 1.0, "charge-discharge"), ("state_of_the_art", 50e-6, 10.0, "discharge"),
+])
+def test_utilisation_never_exceeds_one(name, thickness, current, protocol):
+    # issue 16: the utilisation is measured on the simulation's own window (it read 1.002)
+    from microsim.cell import get_parameter_set
+
+    r = simulate(get_parameter_set(name).with_values(L_cat=thickness), current, protocol=protocol)
+    assert 0 <= r.utilisation <= 1 + 1e-9
+    assert r.specific_energy_Wh_per_kg <= r.theoretical_specific_energy_Wh_per_kg
+
+
+def test_coverage_is_the_share_of_the_cam_surface_in_contact():
+    # issue 16 item 3: a = θ 3 ε_CAM / R_p; full coverage is today's area, and less contact
+    # costs energy when charge transfer matters
+    base = state_of_the_art().with_values(R_SP=0.0, R_CT=0.015)
+    full, half = base.with_values(coverage=1.0), base.with_values(coverage=0.5)
+    assert full.interface_area == pytest.approx(base.interface_area)
+    assert half.interface_area == pytest.approx(0.5 * base.interface_area)
+    e_full = simulate(full, 100.0).specific_energy_Wh_per_kg
+    e_half = simulate(half, 100.0).specific_energy_Wh_per_kg
+    assert e_half < e_full
+    with pytest.raises(InvalidInputError, match="coverage"):
+        base.with_values(coverage=0.0)

@@ -146,7 +146,7 @@ def coupled_parameters(
     if profile is not None and area is None:
         slabs = profile["area_per_volume_per_m"]
         area = sum(slabs) / len(slabs)
-    if "area_per_volume" not in given:
+    if "area_per_volume" not in given and "coverage" not in given:  # a given contact replaces the measured one
         if area is not None:
             values["area_per_volume"] = float(area)
         elif params.area_per_volume is None:
@@ -183,7 +183,7 @@ def _profile(profile: dict, params: CellParameters, given: Collection[str], beta
     sigma = None if "sigma_eff" in given else absolute(profile["sigma_factor_SE"], params.sigma_SE, eps_se, beta_gb)
     kappa = None if ("kappa_eff" in given or not electronic) else absolute(
         profile["kappa_factor_CAM"], params.kappa_CAM, None, 0.0)
-    area = None if "area_per_volume" in given else tuple(profile["area_per_volume_per_m"])
+    area = None if ("area_per_volume" in given or "coverage" in given) else tuple(profile["area_per_volume_per_m"])
     return ThicknessProfile(eps_CAM=tuple(eps_cam), eps_SE=tuple(eps_se), sigma_eff=sigma, kappa_eff=kappa,
                             area_per_volume=area)
 

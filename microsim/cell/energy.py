@@ -120,6 +120,29 @@ def _level(u, value: float, lo: float, hi: float) -> float:
     return 0.5 * (lo + hi)
 
 
+def _window(p: CellParameters, start: str) -> tuple[float, float]:
+    """Lithiation at the start of the window and at the discharge cut-off on the OCV."""
+    if start not in ("charged", "v_max"):
+        raise ValueError(f"start must be 'charged' or 'v_max', got {start!r}")
+    u = get_ocv(get_material(p.cam).ocv)
+    end = _level(u, p.v_min, 0.0, 1.1)
+    begin = 0.0 if start == "charged" else _level(u, p.v_max, -0.1, end)
+    return begin, end
+
+
+def window_capacity(p: CellParameters, *, start: str = "charged") -> float:
+    """Charge of the window a simulation uses [C/m^2]: the capacity between the start
+    state and the cut-off on the OCV (a little more than the nominal capacity: the wall
+    lies past θ = 1). The utilisation is the delivered charge over it, so never above 1.
+
+    >>> from microsim.cell.parameters import improved
+    >>> 1.0 <= window_capacity(improved()) / cell_stack(improved()).capacity < 1.05
+    True
+    """
+    begin, end = _window(p, start)
+    return cell_stack(p).capacity * (end - begin)
+
+
 def window_energy(p: CellParameters, *, start: str = "charged") -> float:
     """Open-circuit energy of the window a simulation uses [J/m^2].
 
@@ -137,11 +160,8 @@ def window_energy(p: CellParameters, *, start: str = "charged") -> float:
     >>> 3.85 < window_energy(p) / cell_stack(p).capacity < 3.9  # V, the window's mean
     True
     """
-    if start not in ("charged", "v_max"):
-        raise ValueError(f"start must be 'charged' or 'v_max', got {start!r}")
     u = get_ocv(get_material(p.cam).ocv)
-    end = _level(u, p.v_min, 0.0, 1.1)
-    begin = 0.0 if start == "charged" else _level(u, p.v_max, -0.1, end)
+    begin, end = _window(p, start)
     theta = np.linspace(begin, end, 40001)
     values = u(theta)
     mean = float(np.sum(values[1:] + values[:-1]) / 2 * (theta[1] - theta[0]))

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.linalg
 
-from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy, window_energy
+from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy, window_capacity, window_energy
 from microsim.cell.ocv import get_ocv
 from microsim.constants import FARADAY, GAS_CONSTANT, J_PER_WH, mAh_per_cm2
 from microsim.cell.parameters import CellParameters, get_material
@@ -152,7 +152,8 @@ class CellResult:
     delivered_capacity : float [C/m^2]
     energy : float [J/m^2]
     utilisation : float
-        Delivered / theoretical capacity.
+        Delivered charge over the charge of the window the simulation uses (start state
+        to the cut-off on the OCV, :func:`~microsim.cell.energy.window_capacity`): <= 1.
     overpotentials : dict name -> V
         Time-averaged losses of the discharge (``LOSSES``) and ``open_circuit``.
     """
@@ -670,7 +671,7 @@ def _simulate(params, current, protocol, grid, profiles, theory, stack, started)
         capacity=q,
         delivered_capacity=delivered,
         energy=energy,
-        utilisation=delivered / cell.capacity,
+        utilisation=delivered / window_capacity(params, start=_start(protocol)),
         specific_energy_Wh_per_kg=energy / stack.mass / J_PER_WH,
         energy_density_Wh_per_L=energy / stack.thickness / J_PER_WH / 1000.0,
         theoretical=theory,

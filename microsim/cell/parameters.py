@@ -191,6 +191,10 @@ class CellParameters:
         Count an Al foil on the cathode and a Cu foil on the anode in mass and volume.
     L_cc_Al, L_cc_Cu : float [m]
         Their thicknesses.
+    coverage : float or None
+        Share θ of the CAM surface in contact with the SE (the seed's partial contact and
+        contact loss): the interface area is ``θ · 3 eps_CAM / R_p`` when no area is set
+        or measured (None: full contact). A given coverage also replaces a measured area.
     profile : ThicknessProfile, optional
         Graded cathode: fractions, conductivities and area per slab. ``eps_CAM`` and
         ``eps_SE`` must then be the profile's means (:meth:`with_profile` sets them);
@@ -224,6 +228,7 @@ class CellParameters:
     current_collectors: bool = False
     L_cc_Al: float = 10e-6
     L_cc_Cu: float = 6e-6
+    coverage: float | None = None
     profile: ThicknessProfile | None = None
     name: str = field(default="custom", compare=False)
 
@@ -246,6 +251,8 @@ class CellParameters:
         need(self.eps_CAM + self.eps_SE <= 1 + 1e-12, "eps_CAM + eps_SE must not exceed 1",
              (self.eps_CAM, self.eps_SE))
         need(0 < self.v_min < self.v_max, "cut-offs need 0 < v_min < v_max", (self.v_min, self.v_max))
+        need(self.coverage is None or (isinstance(self.coverage, (int, float)) and 0 < self.coverage <= 1),
+             "coverage (the share of the CAM surface in contact) must lie in (0, 1]", self.coverage)
         for key in ("sigma_eff", "kappa_eff", "area_per_volume"):
             value = getattr(self, key)
             need(value is None or (math.isfinite(value) and value >= 0), f"{key} must be >= 0 or None", value)
@@ -311,7 +318,8 @@ class CellParameters:
             "eps_SE": eps_se,
             "sigma_eff": pick("sigma_eff", self.sigma_SE * eps_se ** (self.beta_tort + self.beta_GB)),
             "kappa_eff": pick("kappa_eff", self.kappa_CAM * eps_cam**self.beta_CAM),
-            "area_per_volume": pick("area_per_volume", 3 * eps_cam / self.particle_radius),
+            "area_per_volume": pick("area_per_volume",
+                                    (1.0 if self.coverage is None else self.coverage) * 3 * eps_cam / self.particle_radius),
         }
 
     def with_profile(self, profile: ThicknessProfile | None) -> "CellParameters":
