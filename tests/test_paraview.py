@@ -4,6 +4,7 @@ import ast
 import os
 import shutil
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -161,7 +162,9 @@ needs_pvbatch = pytest.mark.skipif(shutil.which("pvbatch") is None or shutil.whi
 def _render(script, png, *extra) -> str:
     """``xvfb-run -a pvbatch script --screenshot png``; the display number starts from one of
     this process's own, and a lost race for it (another X server starting) is tried again."""
-    for attempt in range(3):
+    for attempt in range(6):  # a loaded machine starts Xvfb slowly: wait longer each time
+        if attempt:
+            time.sleep(2.0 * attempt)
         command = ["xvfb-run", "-a", "-n", str(200 + (os.getpid() * 7 + attempt * 101) % 5000),
                    "pvbatch", str(script), "--screenshot", str(png), *extra]
         run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=script.parent)
