@@ -536,7 +536,7 @@ def _cell_step(args, parameter_set: str, *, currents: Sequence[float] | None = N
     params = get_parameter_set(parameter_set).with_values(**values)
     params = params.with_values(name=Path(parameter_set).stem if parameter_set.endswith(".json") else parameter_set)
     steps = [Cell(params, current, given=frozenset(values), protocol=args.protocol,
-                  axis=getattr(args, "axis", None) if isinstance(getattr(args, "axis", None), int) else 0,
+                  axis=args.axis if args.command == "cell" and args.axis is not None else 0,  # run: axis 0
                   slabs=args.slabs, couple_particle_size=not args.keep_particle_size, grid=args.grid)
              for current in (currents or [args.current])]
     return steps
