@@ -182,11 +182,7 @@ def _merged(parser, *flags, parse, metavar, help, option=None, **kw):
                         help=help, **kw)
 
 
-def _length(text):
-    return units.parse_length(text)
-
-
-LENGTH = _type(_length, "length")
+LENGTH = _type(units.parse_length, "length")
 VOXEL = _type(_voxel_size, "voxel size")
 CONDUCTIVITY = _type(_conductivity, "conductivity")
 AREA_RESISTANCE = _type(units.parse_area_resistance, "area resistance")

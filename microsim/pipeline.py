@@ -48,7 +48,7 @@ from microsim.cell.coupling import GIVEN, MEASURED, SET, coupled_parameters, rea
 from microsim.cell.p2d import CellResult, Grid, simulate
 from microsim.cell.parameters import CellParameters, parameter_names
 from microsim.errors import InvalidInputError, PercolationWarning
-from microsim.export import check_outputs, report_json, write_report, write_slice_png, write_vti
+from microsim.export import check_outputs, write_report, write_slice_png, write_vti
 from microsim.export.paraview import write_paraview_script
 from microsim.export.report import analysis_report
 from microsim.export.vti import VtiWriter
@@ -487,10 +487,7 @@ def resolved_asr(micro: Microstructure, step: Asr, *, solver=None, fields: bool 
         if step.current_density is not None:  # the linear voxel ASR beside the one at the current, named
             out["linear_asr_ohm_cm2"] = cathode_asr(micro, step.sigma_se, step.kappa_cam, step.r_ct, step.r_sp,
                                                     se=step.se, cam=step.cam, axis=step.axis).asr * 1e4
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PercolationWarning)
-            (through,) = solve_transport(micro, {step.se: 1.0}, axes=step.axis)
-        out["tortuosity_factor"] = through.tortuosity_factor if through.percolating else None
+        out["tortuosity_factor"] = out["homogenised"]["tortuosity_factor_SE"]  # the same SE solve
         try:
             out["electrode_tortuosity_factor"] = electrode_tortuosity_factor(micro, se=step.se, cam=step.cam,
                                                                              axis=step.axis)
@@ -690,7 +687,6 @@ __all__ = [
     "Solve",
     "cell_from_report",
     "load",
-    "report_json",
     "resolved_asr",
     "run",
     "segment_volume",

@@ -15,7 +15,6 @@ import math
 import numpy as np
 import pytest
 
-from microsim.errors import ConvergenceError
 from microsim.microstructure import Microstructure
 from microsim.transport.electrochem import cathode_asr
 

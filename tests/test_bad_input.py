@@ -5,7 +5,6 @@ The cases of issue 14 (tried as a new user would), one test each, through ``main
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np

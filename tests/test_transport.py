@@ -16,7 +16,7 @@ import pytest
 from microsim import Microstructure, PercolationWarning, effective_conductivity, solve_transport, tortuosity_factor
 from microsim.errors import ConvergenceError, InvalidInputError, ResourceError
 from microsim.generate import generate
-from microsim.transport import AMGSolver, axis_solve as axis_solve_module, effective as effective_module
+from microsim.transport import AMGSolver, axis_solve as axis_solve_module
 from tests.conftest import layered
 
 EXACT = 1e-7

@@ -696,6 +696,7 @@ def homogenised_comparison(micro: Microstructure, sigma_se: float, kappa_cam: fl
         voxel = cathode_asr(micro, sigma_se, kappa_cam, r_ct, r_sp, se=se, cam=cam, axis=axis, solver=solver,
                             current_density=current_density)
     out = {"sigma_eff_S_per_m": ionic.sigma_eff, "kappa_eff_S_per_m": electronic.sigma_eff,
+           "tortuosity_factor_SE": ionic.tortuosity_factor if ionic.percolating else None,
            "interface_area_per_volume_per_m": voxel.interface_area_per_volume,
            "active_interface_area_per_volume_per_m": voxel.active_interface_area_per_volume,
            "kinetics": "linear" if current_density is None else "Butler-Volmer",
