@@ -108,6 +108,19 @@ def test_planar_li_metal_against_llzo_is_exact(r_cm2):
     assert result.current_balance_error <= 1e-6
 
 
+@pytest.mark.parametrize("r_cm2, current", [(5.0, 10.0), (100.0, 10.0), (1e-2, 1e3)])
+def test_planar_li_metal_under_butler_volmer_is_exact(r_cm2, current):
+    # the metal is lumped in the Newton tangents too: V = I (L/σ + L/κ) + 2RT/F asinh(I R_CT F / 2RT)
+    micro = bilayer(n=8)
+    sigma, kappa, r_ct = 0.05, 1.1e7, r_cm2 * OHM_CM2
+    rt_f = 8.314462618 * 298.15 / 96485.33212
+    layer = 10 * micro.voxel_size[0]
+    voltage = current * (layer / sigma + layer / kappa) + 2 * rt_f * math.asinh(current * r_ct / (2 * rt_f))
+    result = cathode_asr(micro, sigma, kappa, r_ct, current_density=current)
+    assert result.asr == pytest.approx(voltage / current, rel=1e-6)
+    assert result.current_balance_error <= 1e-6
+
+
 def test_li_metal_through_a_composite_is_the_limit_of_ever_faster_cam():
     # Li metal (1.1e7 S/m) threaded through a sintered LLZO composite: the metal is lumped
     # (one unknown per floating cluster, the wired ones at the collector's 0 V) and the ASR
@@ -206,3 +219,17 @@ def test_asr_at_a_current_is_compared_like_with_like(tmp_path, capsys):
     assert homog["relative_difference"] == pytest.approx(
         (record["asr_ohm_cm2"] - homog["homogenised_asr_ohm_cm2"]) / homog["homogenised_asr_ohm_cm2"])
     assert abs(homog["relative_difference"]) < 0.3
+
+
+def test_li_metal_through_a_composite_under_butler_volmer_is_the_fast_cam_limit():
+    # as the linear case, at 10 mA/cm^2 (I R_CT = 0.5 V: deep in the nonlinear range); the
+    # unlumped solve at 1e7 S/m cannot balance its currents, the lumped one must
+    from microsim.generate import generate
+
+    micro = generate((16, 16, 16), {"CAM": 0.5, "LLZO": 0.5}, {"CAM": 2e-6, "LLZO": 2e-6}, voxel_size=0.5e-6,
+                     packing="sintered", seed=2)
+    metal = cathode_asr(micro, 0.05, 1.1e7, 5e-4, current_density=100.0)
+    assert metal.current_balance_error <= 1e-6
+    fast = [cathode_asr(micro, 0.05, kappa, 5e-4, current_density=100.0).asr for kappa in (1e4, 1e5)]
+    limit = fast[1] + (fast[1] - fast[0]) / 9  # Richardson in 1/κ
+    assert metal.asr == pytest.approx(limit, rel=1e-6)

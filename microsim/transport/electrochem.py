@@ -247,9 +247,15 @@ class _Lumped:
         weights = sp.csr_matrix((w[both], (rows[both], cols[both])), shape=(n, n))
         diagonal = np.asarray(weights.sum(axis=1)).ravel() + dirichlet
         reduced = sp.csr_matrix(sp.diags(diagonal) - weights)
-        b = np.zeros(n)
-        np.add.at(b, self.node[mine], rhs[mine])
-        return reduced, b, dirichlet
+        return reduced, self.restrict(rhs), dirichlet
+
+    def restrict(self, values: np.ndarray) -> np.ndarray:
+        """Per-unknown values (currents, residuals) summed onto the reduced unknowns; the
+        grounded CAM's rows drop out."""
+        mine = self.node >= 0
+        out = np.zeros(self.nodes)
+        np.add.at(out, self.node[mine], values[mine])
+        return out
 
     def expand(self, y: np.ndarray) -> np.ndarray:
         """Potentials of every unknown of the full network (grounded CAM at 0 V)."""
@@ -433,9 +439,15 @@ def cathode_asr(
     # a near-perfect electron conductor (Li metal, a current collector, a very fast CAM)
     # is lumped when its resistance through the box is below LUMP_RATIO x the balance
     # tolerance x the smallest ASR the interfaces allow (R x planar / interface area)
+    # (Butler-Volmer: R_CT replaced by the secant η(j)/j at the mean interface current,
+    # which is smaller than R_CT; the tangents Newton meets are lumped the same way)
     lumped = None
-    floor = (r_ct + r_sp) * area / face_area_total if face_area_total > 0 else 0.0
-    if current_density is None and thickness / kappa_cam <= LUMP_RATIO * balance_tolerance * floor:
+    r_kinetic = r_ct
+    if current_density is not None and face_area_total > 0:
+        j_mean = current_density * area / face_area_total
+        r_kinetic = 2 * rt_f * math.asinh(j_mean * r_ct / (2 * rt_f)) / j_mean
+    floor = (r_kinetic + r_sp) * area / face_area_total if face_area_total > 0 else 0.0
+    if thickness / kappa_cam <= LUMP_RATIO * balance_tolerance * floor:
         lumped = _Lumped(micro.labels == cam_label, keep, axis)
 
     # linear solve at 1 V across (the start of the nonlinear one), to a balanced current
@@ -483,12 +495,20 @@ def cathode_asr(
                     tangent = dataclasses.replace(network, pair_resistance={}, face_resistance=resistance)
                     system = tangent.assemble(axis, keep)
                     residual = system.matrix @ x - voltage * system.rhs + correction[keep]
+                    scale = voltage * system.rhs
+                    if lumped is not None:  # a cluster's rows balance only in their sum
+                        residual, scale = lumped.restrict(residual), lumped.restrict(scale)
                     newton += 1
-                    if np.linalg.norm(residual) <= residual_tol * np.linalg.norm(voltage * system.rhs):
+                    if np.linalg.norm(residual) <= residual_tol * np.linalg.norm(scale):
                         break
-                    info = solve(system.matrix, -residual, x0=np.zeros_like(x), rtol=inner_rtol)
+                    if lumped is None:
+                        info = solve(system.matrix, -residual, x0=np.zeros_like(x), rtol=inner_rtol)
+                        x = x + info.x
+                    else:
+                        reduced, _, _ = lumped.reduce(system.matrix, system.rhs, dirichlet[keep])
+                        info = solve(reduced, -residual, x0=np.zeros_like(residual), rtol=inner_rtol)
+                        x = x + lumped.expand(info.x)
                     iterations += info.iterations
-                    x = x + info.x
                 _, current_out, _, _ = currents(x, voltage)
                 history.append((voltage, current_out))
                 if abs(current_out - target) <= 0.1 * balance_tolerance * target:
