@@ -42,7 +42,8 @@ from microsim.transport.axis_solve import TransportFields, check_memory, current
 from microsim.transport.backends import get_solver
 from microsim.transport.effective import solve_transport
 from microsim.transport.network import build_network, non_negative
-from microsim.transport.solvers import BALANCE_TOLERANCE, RTOL_FLOOR, AMGSolver, require_converged, solve_to_balance
+from microsim.transport.solvers import (BALANCE_TOLERANCE, RTOL_FLOOR, AMGSolver, ReusedPreconditioner,
+                                       require_converged, solve_to_balance)
 
 
 
@@ -475,6 +476,7 @@ def cathode_asr(
         voltage = target / current_out  # the linear guess
         x = x * voltage
         inner_rtol, residual_tol = min(rtol, 1e-6), 1e-9
+        newton_step = ReusedPreconditioner(solve)
         while True:
             history = []
             for _outer in range(60):
@@ -501,14 +503,12 @@ def cathode_asr(
                     newton += 1
                     if np.linalg.norm(residual) <= residual_tol * np.linalg.norm(scale):
                         break
-                    if lumped is None:
-                        info = solve(system.matrix, -residual, x0=np.zeros_like(x), rtol=inner_rtol)
-                        x = x + info.x
-                    else:
-                        reduced, _, _ = lumped.reduce(system.matrix, system.rhs, dirichlet[keep])
-                        info = solve(reduced, -residual, x0=np.zeros_like(residual), rtol=inner_rtol)
-                        x = x + lumped.expand(info.x)
-                    iterations += info.iterations
+                    tangent_matrix = system.matrix
+                    if lumped is not None:
+                        tangent_matrix, _, _ = lumped.reduce(system.matrix, system.rhs, dirichlet[keep])
+                    dx, used = newton_step.solve(tangent_matrix, -residual, inner_rtol)
+                    x = x + (dx if lumped is None else lumped.expand(dx))
+                    iterations += used
                 _, current_out, _, _ = currents(x, voltage)
                 history.append((voltage, current_out))
                 if abs(current_out - target) <= 0.1 * balance_tolerance * target:

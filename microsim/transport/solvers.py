@@ -456,6 +456,43 @@ def solve_to_balance(
         previous, tol = value, max(tol * 1e-2, RTOL_FLOOR)
 
 
+class ReusedPreconditioner:
+    """Inexact-Newton corrections: solves of a sequence of nearby SPD systems (the tangents
+    of a Newton iteration) with one multigrid hierarchy, rebuilt only when it stops paying.
+
+    The tangents of the Butler-Volmer ASR differ from each other only on the interface
+    faces, so the hierarchy of the first is a good preconditioner for the next ones:
+    CG needs a few more iterations, and the set-up (most of a solve's time) is made once.
+    The hierarchy is rebuilt for the next solve when one needs more than
+    ``rebuild_after`` times the iterations of the first solve on it or stops at
+    ``maxiter``. A correction that stopped short is still returned: the caller's Newton
+    residual and current balance decide convergence, not this solve. A solver without
+    ``setup`` is called as it is.
+    """
+
+    def __init__(self, solver, *, rebuild_after: float = 3.0):
+        self.solver, self.rebuild_after = solver, rebuild_after
+        self._setup = getattr(solver, "setup", None)
+        self._maxiter = getattr(solver, "maxiter", 500)
+        self._apply, self._first = None, None
+        self.setups = 0
+
+    def solve(self, matrix, rhs: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:
+        """``(x, CG iterations)``, ``x`` an approximation of ``matrix^-1 rhs`` to ``rtol``."""
+        if self._setup is None:
+            info = self.solver(matrix, rhs, x0=np.zeros_like(rhs), rtol=rtol)
+            return info.x, info.iterations
+        if self._apply is None:
+            self._apply, self._first = self._setup(matrix), None
+            self.setups += 1
+        x, used, converged = conjugate_gradient(matrix, rhs, self._apply, rtol=rtol, maxiter=self._maxiter)
+        if self._first is None and converged:
+            self._first = max(used, 1)
+        if not converged or (self._first is not None and used > self.rebuild_after * self._first):
+            self._apply = None
+        return x, used
+
+
 def require_converged(info: SolveInfo, rtol: float, what: str) -> None:
     """Raise :class:`ConvergenceError` when ``info`` missed the tolerance."""
     if not info.converged:
