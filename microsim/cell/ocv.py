@@ -135,6 +135,10 @@ class OpenCircuitPotential:
     def _x(self, theta):
         return self.x_charged + np.asarray(theta, dtype=float) * (self.x_discharged - self.x_charged)
 
+    def stoichiometry(self, theta):
+        """The fit's stoichiometry x at lithiation θ (linear map of the window)."""
+        return self._x(theta)
+
     def __call__(self, theta):
         """U [V] at lithiation ``theta`` (scalar or array)."""
         theta = np.asarray(theta, dtype=float)

@@ -98,7 +98,7 @@ class MaterialFunction:
 
     def stoichiometry(self, theta):
         """x of the source at lithiation θ (clipped to the window)."""
-        return get_ocv(self.material)._x(np.clip(np.asarray(theta, dtype=float), 0.0, 1.0))
+        return get_ocv(self.material).stoichiometry(np.clip(np.asarray(theta, dtype=float), 0.0, 1.0))
 
     def __call__(self, theta):
         """The property at lithiation ``theta`` (scalar or array), in :attr:`unit`."""
