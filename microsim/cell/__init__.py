@@ -8,6 +8,7 @@ from microsim.cell.coupling import coupled_parameters, effective_conductivity, p
 from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy
 from microsim.cell.ocv import get_ocv
 from microsim.cell.p2d import LOSSES, PROTOCOLS, CellResult, Grid, simulate
+from microsim.cell.properties import get_conductivity, get_diffusivity
 from microsim.cell.parameters import (
     MATERIALS,
     PARAMETER_SETS,
@@ -34,6 +35,8 @@ __all__ = [
     "cell_stack",
     "coupled_parameters",
     "effective_conductivity",
+    "get_conductivity",
+    "get_diffusivity",
     "get_material",
     "get_ocv",
     "get_parameter_set",

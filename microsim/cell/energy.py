@@ -124,7 +124,7 @@ def _window(p: CellParameters, start: str) -> tuple[float, float]:
     """Lithiation at the start of the window and at the discharge cut-off on the OCV."""
     if start not in ("charged", "v_max"):
         raise ValueError(f"start must be 'charged' or 'v_max', got {start!r}")
-    u = get_ocv(get_material(p.cam).ocv)
+    u = get_ocv(p.ocv_name)
     end = _level(u, p.v_min, 0.0, 1.1)
     begin = 0.0 if start == "charged" else _level(u, p.v_max, -0.1, end)
     return begin, end
@@ -160,7 +160,7 @@ def window_energy(p: CellParameters, *, start: str = "charged") -> float:
     >>> 3.85 < window_energy(p) / cell_stack(p).capacity < 3.9  # V, the window's mean
     True
     """
-    u = get_ocv(get_material(p.cam).ocv)
+    u = get_ocv(p.ocv_name)
     begin, end = _window(p, start)
     theta = np.linspace(begin, end, 40001)
     values = u(theta)

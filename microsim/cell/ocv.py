@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from microsim.constants import FARADAY, GAS_CONSTANT
 from microsim.errors import InvalidInputError
 
 _WALL_V, _WALL_WIDTH = 0.05, 2e-4
@@ -73,6 +75,52 @@ def _ramadass_slope(x):
     return (dnum * den - num * dden) / den**2
 
 
+# Verbrugge, Baker, Koch, Xiao, Gu, J. Electrochem. Soc. 164 (2017) E3243,
+# doi:10.1149/2.0341708jes, Table 1, NMC622 (LiNi0.6Mn0.2Co0.2O2): the multi-species,
+# multi-reaction (MSMR) isotherm of four galleries j, x = sum_j X_j / (1 + exp(f (U - U0_j) / w_j)),
+# f = F / (R T) at 25 degC; U0_j [V], X_j (their sum is 1), w_j.
+_MSMR_NMC622 = (
+    np.array([3.62274, 3.72645, 3.90575, 4.22955]),
+    np.array([0.13442, 0.32460, 0.21118, 0.32980]),
+    np.array([0.96710, 1.39712, 3.50500, 5.52757]),
+)
+_MSMR_F = FARADAY / (GAS_CONSTANT * 298.15)
+
+
+def _msmr_lithiation(u, params=_MSMR_NMC622):
+    """Lithiation x and dx/dU [1/V] of an MSMR isotherm at potential ``u`` [V]."""
+    u0, x_j, w = params
+    z = _MSMR_F * (np.asarray(u, dtype=float)[..., None] - u0) / w
+    empty_share = _sigmoid(z)
+    occupied = x_j * (1.0 - empty_share)
+    return occupied.sum(-1), -(occupied * empty_share * (_MSMR_F / w)).sum(-1)
+
+
+_MSMR_TABLE_U = np.linspace(2.5, 5.0, 4001)
+_MSMR_TABLE_X = _msmr_lithiation(_MSMR_TABLE_U)[0]
+
+
+def verbrugge2017_nmc622(x):
+    """NMC622 potential [V] vs lithiation x of the host (MSMR, 25 °C).
+
+    The isotherm gives x(U); U(x) is its inverse: a start from a dense table, then
+    Newton on the isotherm itself (U within 1e-12 V).
+
+    Verbrugge, Baker, Koch, Xiao, Gu, J. Electrochem. Soc. 164 (2017) E3243,
+    doi:10.1149/2.0341708jes, Table 1 (NMC622).
+    """
+    x = np.asarray(x, dtype=float)
+    u = np.interp(x, _MSMR_TABLE_X[::-1], _MSMR_TABLE_U[::-1])
+    for _ in range(2):  # the table's start is within 2e-6 V: two steps reach 2e-13 V
+        value, slope = _msmr_lithiation(u)
+        u = u - (value - x) / slope
+    return u
+
+
+def _verbrugge2017_slope(x):
+    return 1.0 / _msmr_lithiation(verbrugge2017_nmc622(x))[1]
+
+
 @dataclass(frozen=True)
 class OpenCircuitPotential:
     """U(θ) of a fit ``fit(x)`` over the stoichiometry window ``x_charged .. x_discharged``."""
@@ -87,25 +135,36 @@ class OpenCircuitPotential:
     def _x(self, theta):
         return self.x_charged + np.asarray(theta, dtype=float) * (self.x_discharged - self.x_charged)
 
+    def stoichiometry(self, theta):
+        """The fit's stoichiometry x at lithiation θ (linear map of the window)."""
+        return self._x(theta)
+
     def __call__(self, theta):
         """U [V] at lithiation ``theta`` (scalar or array)."""
         theta = np.asarray(theta, dtype=float)
         wall = _WALL_V * (_softplus(-theta / _WALL_WIDTH) - _softplus((theta - 1) / _WALL_WIDTH))
         return self.fit(self._x(np.clip(theta, 0.0, 1.0))) + wall + self._beyond(theta)
 
+    @cached_property
+    def _end_slopes(self) -> tuple[float, float]:
+        """dU/dx of the fit at the charged and the discharged end of the window [V]."""
+        return float(self.slope(self.x_charged)), float(self.slope(self.x_discharged))
+
     def _beyond(self, theta):
         # continue linearly with the end slope outside the window (the fit itself may turn)
         lo, hi = np.minimum(theta, 0.0), np.maximum(theta - 1.0, 0.0)
         dx = self.x_discharged - self.x_charged
-        return lo * dx * self.slope(self.x_charged) + hi * dx * self.slope(self.x_discharged)
+        charged, discharged = self._end_slopes
+        return lo * dx * charged + hi * dx * discharged
 
     def derivative(self, theta):
         """dU/dθ [V]."""
         theta = np.asarray(theta, dtype=float)
         dx = self.x_discharged - self.x_charged
         inside = (theta > 0) & (theta < 1)
+        charged, discharged = self._end_slopes
         d_fit = np.where(inside, self.slope(self._x(np.clip(theta, 0, 1))),
-                         np.where(theta <= 0, self.slope(self.x_charged), self.slope(self.x_discharged))) * dx
+                         np.where(theta <= 0, charged, discharged)) * dx
         wall = -_WALL_V / _WALL_WIDTH * (_sigmoid(-theta / _WALL_WIDTH) + _sigmoid((theta - 1) / _WALL_WIDTH))
         return d_fit + wall
 
@@ -142,7 +201,14 @@ _LCO = OpenCircuitPotential(
     x_charged=0.5, x_discharged=_root(ramadass2004_lco, 0.95, 0.999, 3.0),
     source="Ramadass et al., J. Electrochem. Soc. 151 (2004) A196, x = 0.5 to x(3.0 V)",
 )
-OCV = {"NMC811": _NMC811, "LCO": _LCO}
+# NMC622: from 4.3 V to 3.0 V on the MSMR isotherm (x = 0.1274 to 0.99993 of the host).
+_NMC622 = OpenCircuitPotential(
+    "NMC622", verbrugge2017_nmc622, _verbrugge2017_slope,
+    x_charged=float(_msmr_lithiation(4.3)[0]), x_discharged=float(_msmr_lithiation(3.0)[0]),
+    source="Verbrugge et al., J. Electrochem. Soc. 164 (2017) E3243, doi:10.1149/2.0341708jes, Table 1 (MSMR, "
+           "NMC622), x(4.3 V) to x(3.0 V)",
+)
+OCV = {"NMC811": _NMC811, "LCO": _LCO, "NMC622": _NMC622}
 
 
 def get_ocv(name: str) -> OpenCircuitPotential:

@@ -45,6 +45,7 @@ import scipy.linalg
 
 from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy, window_capacity, window_energy
 from microsim.cell.ocv import get_ocv
+from microsim.cell.properties import get_conductivity, get_diffusivity
 from microsim.constants import FARADAY, GAS_CONSTANT, J_PER_WH, mAh_per_cm2
 from microsim.cell.parameters import CellParameters, get_material
 from microsim.errors import ConvergenceError, InvalidInputError
@@ -96,9 +97,11 @@ class Grid:
 
 
 def _diffusion_length_ratio(params: CellParameters, current_density: float) -> float:
-    """sqrt(D t_nominal) / R_p, with t_nominal the time to pass the full capacity."""
+    """sqrt(D t_nominal) / R_p, with t_nominal the time to pass the full capacity
+    (D: the smallest of a D(θ) function over the window)."""
     t_nominal = cell_stack(params).capacity / abs(current_density)
-    return math.sqrt(params.D_CAM * t_nominal) / params.particle_radius
+    d = get_diffusivity(params.D_CAM_function).extremes()[0] if params.D_CAM_function else params.D_CAM
+    return math.sqrt(d * t_nominal) / params.particle_radius
 
 
 def _stretch(params: CellParameters, current_density: float) -> float:
@@ -132,6 +135,8 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
     n_r = max(20, math.ceil(12 * beta))
     r_k = p.R_CT + p.R_SP  # Butler–Volmer: the small-signal resistance is at most R_CT
     sigma, kappa, area = p.sigma_eff_SE, p.kappa_eff_CAM, p.interface_area
+    if p.kappa_CAM_function:  # the reaction zone is thinnest where κ(θ) is least
+        kappa *= get_conductivity(p.kappa_CAM_function).extremes()[0] / p.kappa_CAM
     n_x = 20
     if sigma > 0 and kappa > 0 and area > 0 and r_k > 0:
         depth = math.sqrt(r_k / (area * (1 / sigma + 1 / kappa)))
@@ -281,12 +286,20 @@ def _depths(radius: float, n: int, stretch: float) -> np.ndarray:
 
 
 class _Cell:
-    """Discretised cell: matrices that do not change between steps."""
+    """Discretised cell: the matrices of a step.
+
+    With constant D and κ they do not change between steps (the particle operator
+    depends on the step length only). With ``D_CAM_function`` each cell's shells get
+    their own conductances and with ``kappa_CAM_function`` the electronic resistances
+    follow each cell's mean lithiation; both are lagged — evaluated at the state at the
+    start of the step — so the step stays linear in the shells and first order in
+    time, like backward Euler itself.
+    """
 
     def __init__(self, p: CellParameters, grid: Grid):
         self.p, self.grid = p, grid
         cam = get_material(p.cam)
-        self.ocv = get_ocv(cam.ocv)
+        self.ocv = get_ocv(p.ocv_name)
         self.c_max = cam.volumetric_capacity / FARADAY  # mol/m^3 of CAM over the window
         self.capacity = cell_stack(p).capacity  # C/m^2
         self.rt_f = GAS_CONSTANT * p.temperature / FARADAY
@@ -299,15 +312,14 @@ class _Cell:
         # takes a j per volume, a sphere's surface/volume is 3/R_p
         self.flux_factor = area * p.particle_radius / (3.0 * values["eps_CAM"])
         r_e = dx / (2 * sigma[:-1]) + dx / (2 * sigma[1:])
-        r_s = dx / (2 * kappa[:-1]) + dx / (2 * kappa[1:])
-        self.r_e_left, self.r_s_right = dx / (2 * sigma[0]), dx / (2 * kappa[-1])
-        self.r_e, self.r_s = r_e, r_s
+        self.r_e_left = dx / (2 * sigma[0])
+        self.r_e = r_e
         cum_e = np.concatenate([[0.0], np.cumsum(r_e)])
-        cum_s = np.concatenate([[0.0], np.cumsum(r_s)])
         i, m = np.indices((n, n))
         self.p_e = self.r_e_left + cum_e[np.minimum(i, m)]
-        self.p_s = cum_s[np.maximum(i, m)] - cum_s[m]
-        self.coupling = (self.p_s - self.p_e) * self.a_dx[None, :]
+        self._kappa_eff = kappa  # at the set's kappa_CAM; κ(θ) scales it per step
+        self._kappa_function = get_conductivity(p.kappa_CAM_function) if p.kappa_CAM_function else None
+        self._electronic(kappa)
         # particle shells, from the centre (0) to the surface (n_r - 1)
         radius, nr = p.particle_radius, grid.n_r
         faces = radius - _depths(radius, nr, grid.stretch)[::-1]
@@ -322,6 +334,27 @@ class _Cell:
         self.surface_gap = (radius - centres[-1]) / (p.D_CAM * FARADAY * self.c_max)
         self.source = self.surface / (FARADAY * self.c_max)  # d(V θ)/dt of the last shell per unit current
         self._dt = None
+        # D(θ): the same conductances per unit D, evaluated per face, cell and step
+        self._diffusivity = get_diffusivity(p.D_CAM_function) if p.D_CAM_function else None
+        self._geometry = 4.0 * math.pi * faces[1:-1] ** 2 / np.diff(centres)  # [m]
+        self._gap_length = (radius - centres[-1]) / (FARADAY * self.c_max)
+
+    def _electronic(self, kappa: np.ndarray) -> None:
+        """Electronic resistances and the coupling matrix for per-cell ``kappa`` [S/m]."""
+        n, dx = len(kappa), self.p.L_cat / len(kappa)
+        r_s = dx / (2 * kappa[:-1]) + dx / (2 * kappa[1:])
+        self.r_s_right = dx / (2 * kappa[-1])
+        self.r_s = r_s
+        cum_s = np.concatenate([[0.0], np.cumsum(r_s)])
+        i, m = np.indices((n, n))
+        self.p_s = cum_s[np.maximum(i, m)] - cum_s[m]
+        self.coupling = (self.p_s - self.p_e) * self.a_dx[None, :]
+
+    def _lag_conductivity(self, theta: np.ndarray) -> None:
+        """κ_eff per cell from κ(θ) at each cell's mean lithiation at the step start:
+        ``kappa_eff · κ(θ_cell) / kappa_CAM`` (see :class:`CellParameters`)."""
+        mean = theta @ self.shell_volume / self.shell_volume.sum()
+        self._electronic(self._kappa_eff * self._kappa_function(mean) / self.p.kappa_CAM)
 
     def _prepare(self, dt: float) -> None:
         """Flux form of one backward-Euler step of the shells (never an inverse).
@@ -335,6 +368,8 @@ class _Cell:
         """
         if dt == self._dt:
             return
+        if self._diffusivity is not None:
+            raise RuntimeError("a D(θ) cell prepares its step from the state: call _prepare_lagged")
         v, nr = self.shell_volume, self.grid.n_r
         self._dt = dt
         if nr == 1:
@@ -354,6 +389,41 @@ class _Cell:
             self._w = w  # θ_new - θ_base per unit current on the sphere surface
         self._g = (self._w[-1] + self.surface_gap) * self.flux_factor  # θ_surf per unit j, per cell
 
+    def _prepare_lagged(self, dt: float, theta: np.ndarray) -> None:
+        """:meth:`_prepare` with D(θ): every cell its own tridiagonal system.
+
+        The conductance of a face uses D at the mean of its two shells' θ, the surface
+        gap (half a shell to the surface) D at the surface shell, both at the step start
+        (lagged: the step stays linear; first order in time). The flux form is kept, so
+        the lithium each step adds is the source to round-off for any conductances. The
+        ``n_x`` systems are one block-diagonal banded system (zero couplings between the
+        blocks), solved by one LAPACK call (:func:`scipy.linalg.solve_banded`).
+
+        A temperature factor multiplies ``self._diffusivity(θ)`` here (and ``D_CAM`` on
+        the constant path): ``D(θ, T) = D_function(θ) · arrhenius(T)``.
+        """
+        v, (n, nr) = self.shell_volume, theta.shape
+        self._dt = None
+        gap = self._gap_length / self._diffusivity(theta[:, -1])
+        if nr == 1:
+            self._bands = None
+            self._w = np.array([dt * self.source / v[0]])
+        else:
+            conductance = self._diffusivity(0.5 * (theta[:, :-1] + theta[:, 1:])) * self._geometry
+            bands = np.zeros((3, n * (nr - 1)))
+            bands[1] = (1.0 / conductance + dt / v[:-1] + dt / v[1:]).ravel()
+            coupling = -dt / v[1:-1]
+            bands[0] = np.tile(np.concatenate([[0.0], coupling]), n)  # nothing couples across a block start
+            bands[2] = np.tile(np.concatenate([coupling, [0.0]]), n)  # ... nor across a block end
+            self._bands = bands
+            rhs = np.zeros((n, nr - 1))
+            rhs[:, -1] = -dt * self.source / v[-1]
+            flux = scipy.linalg.solve_banded((1, 1), bands, rhs.ravel()).reshape(n, nr - 1)
+            w = self._divergence(flux) * (dt / v)
+            w[:, -1] += dt * self.source / v[-1]
+            self._w = w  # per cell: θ_new - θ_base per unit current on the sphere surface
+        self._g = (self._w[..., -1] + gap) * self.flux_factor
+
     @staticmethod
     def _divergence(flux: np.ndarray) -> np.ndarray:
         """Net inflow of each shell from the inner-face fluxes (last axis: faces)."""
@@ -364,6 +434,9 @@ class _Cell:
         """Shells after a step without interface current (pure redistribution)."""
         if self._bands is None:
             return theta.copy()
+        if self._diffusivity is not None:  # one block-diagonal system (see _prepare_lagged)
+            flux = scipy.linalg.solve_banded((1, 1), self._bands, (theta[:, :-1] - theta[:, 1:]).ravel())
+            return theta + self._divergence(flux.reshape(theta.shape[0], -1)) * (dt / self.shell_volume)
         flux = scipy.linalg.solve_banded((1, 1), self._bands, (theta[:, :-1] - theta[:, 1:]).T).T
         return theta + self._divergence(flux) * (dt / self.shell_volume)
 
@@ -380,7 +453,12 @@ class _Cell:
 
     def step(self, theta: np.ndarray, dt: float, current: float, guess: tuple[np.ndarray, float]):
         """Advance one backward-Euler step; return (theta, j, phi_s1, details)."""
-        self._prepare(dt)
+        if self._diffusivity is None:
+            self._prepare(dt)
+        else:
+            self._prepare_lagged(dt, theta)
+        if self._kappa_function is not None:
+            self._lag_conductivity(theta)
         base = self._base(theta, dt)
         s0 = base[:, -1]
         p = self.p
@@ -420,7 +498,7 @@ class _Cell:
                 break
         else:
             raise ConvergenceError(f"the cell model did not converge in a step of {dt:.3g} s at {current:.3g} A/m^2")
-        theta_new = base + (self.flux_factor * j)[:, None] * self._w[None, :]
+        theta_new = base + (self.flux_factor * j)[:, None] * self._w  # _w: one row for all cells, or one per cell
         return theta_new, j, phi_s1, (surf, phi_e_left)
 
     def voltage(self, j, phi_s1, current) -> float:
@@ -517,6 +595,10 @@ def _run(cell: _Cell, theta, current, cutoff, record: bool) -> _Run:
                     tau = min(max(tau, lo + 1e-3 * (hi - lo)), hi - 1e-3 * (hi - lo))
                 out, v = attempt(tau)
                 if v is not None and abs(v - cutoff) < 1e-7:
+                    break
+                if v is not None and lo == 0.0 and tau < 1e-9 * dt:
+                    # lagged D(θ) or κ(θ): the voltage jumps by O(dt) from one step's end to the
+                    # next step's start; the cut-off lay inside that jump, so the leg ends here
                     break
                 if v is None or outside(v):
                     hi, v_hi = tau, v

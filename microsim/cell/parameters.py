@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from microsim.cell.ocv import get_ocv
+from microsim.cell.properties import get_conductivity, get_diffusivity
 from microsim.constants import C_PER_KG_PER_MAH_PER_G
 from microsim.errors import InvalidInputError
 
@@ -71,6 +73,14 @@ MATERIALS = {
     # over the window.
     "LCO": Material("LCO", 5060.0, 136.1 * C_PER_KG_PER_MAH_PER_G, 97.87e-3, 3.95, "LCO",
                     "Ramadass et al., J. Electrochem. Soc. 151 (2004) A196 (OCV); crystal density 5.06 g/cm3"),
+    # LiNi0.6Mn0.2Co0.2O2 on the MSMR isotherm of Verbrugge et al. (2017) between 4.3 V and
+    # 3.0 V: 187 mAh/g in that window (Noh et al., J. Power Sources 233 (2013) 121,
+    # doi:10.1016/j.jpowsour.2013.01.063, 0.1 C, 3.0-4.3 V); X-ray density of the R-3m cell
+    # (a = 2.867 A, c = 14.216 A, Z = 3) 4.77 g/cm3; molar mass from the standard atomic
+    # masses; nominal voltage = the fit's mean over the window (3.835 V, tests/test_materials.py).
+    "NMC622": Material("NMC622", 4770.0, 187.0 * C_PER_KG_PER_MAH_PER_G, 96.93e-3, 3.835, "NMC622",
+                       "Verbrugge et al., J. Electrochem. Soc. 164 (2017) E3243 (OCV); Noh et al., J. Power "
+                       "Sources 233 (2013) 121 (capacity 3.0-4.3 V); X-ray density of the R-3m cell"),
     "LLZO": Material("LLZO", 5077.0, source=_PAPER),
     "Li": Material("Li", 534.0, 3861.3 * C_PER_KG_PER_MAH_PER_G, 6.941e-3, source=_PAPER),
     # current-collector foils (only with the current-collector accounting option)
@@ -195,6 +205,22 @@ class CellParameters:
         Share θ of the CAM surface in contact with the SE (the seed's partial contact and
         contact loss): the interface area is ``θ · 3 eps_CAM / R_p`` when no area is set
         or measured (None: full contact). A given coverage also replaces a measured area.
+    ocv : str
+        Open-circuit potential by name (:data:`microsim.cell.ocv.OCV`) in place of the
+        CAM's own (``""``: the material's). Capacity, mass and nominal voltage stay the
+        material's.
+    D_CAM_function : str
+        Composition-dependent diffusivity D(θ) [m^2/s] by name
+        (:data:`microsim.cell.properties.DIFFUSIVITY`); ``""``: the constant ``D_CAM``.
+        The function replaces ``D_CAM`` in the particles (a temperature factor would
+        multiply either).
+    kappa_CAM_function : str
+        Composition-dependent electronic conductivity κ(θ) [S/m] by name
+        (:data:`microsim.cell.properties.CONDUCTIVITY`); ``""``: the constant ``kappa_CAM``.
+        Per cell and step, ``kappa_eff(θ) = kappa_eff · κ(θ_cell) / kappa_CAM`` with
+        θ_cell the cell's mean lithiation: ``κ(θ) eps_CAM**beta_CAM`` for the Bruggeman
+        form, and a given or measured ``kappa_eff`` (computed with ``kappa_CAM`` as the
+        bulk value) scaled by the same ratio.
     profile : ThicknessProfile, optional
         Graded cathode: fractions, conductivities and area per slab. ``eps_CAM`` and
         ``eps_SE`` must then be the profile's means (:meth:`with_profile` sets them);
@@ -229,6 +255,10 @@ class CellParameters:
     L_cc_Al: float = 10e-6
     L_cc_Cu: float = 6e-6
     coverage: float | None = None
+    # material functions (issue 16 item 4): names in the registries, "" = the constant values
+    ocv: str = ""
+    D_CAM_function: str = ""
+    kappa_CAM_function: str = ""
     profile: ThicknessProfile | None = None
     name: str = field(default="custom", compare=False)
 
@@ -265,10 +295,26 @@ class CellParameters:
                  "eps_CAM and eps_SE must equal the means of the profile (use with_profile)",
                  ((self.eps_CAM, self.eps_SE), means))
         cam = get_material(self.cam)
-        need(cam.specific_capacity > 0 and bool(cam.ocv), "cam must be an active material (NMC811, LCO)", self.cam)
+        active = ", ".join(k for k, m in MATERIALS.items() if m.specific_capacity > 0 and m.ocv)
+        need(cam.specific_capacity > 0 and bool(cam.ocv), f"cam must be an active material ({active})", self.cam)
         get_material(self.electrolyte)
+        for key in ("ocv", "D_CAM_function", "kappa_CAM_function"):
+            need(isinstance(getattr(self, key), str), f"{key} must be a name (a string, \"\" for the default)",
+                 getattr(self, key))
+        if self.ocv:
+            get_ocv(self.ocv)
+        for key, lookup in (("D_CAM_function", get_diffusivity), ("kappa_CAM_function", get_conductivity)):
+            if getattr(self, key):
+                function = lookup(getattr(self, key))
+                need(function.material == self.cam,
+                     f"{key} {function.name!r} is a fit for {function.material}, not for the cam", self.cam)
 
     # -- derived -------------------------------------------------------------------
+    @property
+    def ocv_name(self) -> str:
+        """Name of the open-circuit potential in use: ``ocv`` or the CAM's own."""
+        return self.ocv or get_material(self.cam).ocv
+
     @property
     def particle_radius(self) -> float:
         return self.d50_CAM / 2
@@ -372,7 +418,7 @@ def parse_parameter(name: str, text: str):
     }
     if name not in parameter_names():
         raise InvalidInputError(f"unknown parameter {name!r}; parameters are {', '.join(parameter_names())}")
-    if name in ("cam", "electrolyte"):
+    if name in ("cam", "electrolyte", "ocv", "D_CAM_function", "kappa_CAM_function"):
         return text
     if name == "current_collectors":
         return str(text).lower() in ("1", "true", "yes")
