@@ -1,17 +1,84 @@
-"""Cathode ASR before/after the balanced stopping rule: python benchmarks/asr_exact.py TREE N (TREE: a checkout)."""
-import sys, time, json
-sys.path.insert(0, sys.argv[1])
-import microsim; assert microsim.__file__.startswith(sys.argv[1]), microsim.__file__
-from microsim.generate import generate
+"""Cathode ASR before and after the exactness work (issue 20), paired in one run.
+
+    python benchmarks/asr_exact.py N BEFORE_TREE [AFTER_TREE] [--repeats K]
+
+BEFORE_TREE and AFTER_TREE are checkouts (``git worktree add /tmp/before 6205b88``;
+AFTER defaults to this one). A sintered N³ CAM/LLZO composite (70/30, CAM r = 2 µm,
+LLZO r = 1 µm, 0.5 µm voxels, seed 1) with the improved set: ``cathode_asr`` linear
+and Butler–Volmer at 10 mA/cm², each tree in its own process, the trees alternating
+K times (the machine is shared: pairs, not separate runs). The references are the
+after tree's solves at a current balance of 1e-10 (linear and Butler–Volmer). Prints
+one JSON line per tree and run, then a Markdown table of medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+WORKER = r"""
+import json, sys, time
+tree, n, reference = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+sys.path.insert(0, tree)
+import microsim
+assert microsim.__file__.startswith(tree), microsim.__file__
 from microsim.cell import get_parameter_set
+from microsim.generate import generate
 from microsim.transport.electrochem import cathode_asr
-n = int(sys.argv[2])
-m = generate((n, n, n), {"CAM": 0.7, "LLZO": 0.3}, {"CAM": 2e-6, "LLZO": 1e-6}, voxel_size=0.5e-6, packing="sintered", seed=1)
+m = generate((n, n, n), {"CAM": 0.7, "LLZO": 0.3}, {"CAM": 2e-6, "LLZO": 1e-6}, voxel_size=0.5e-6,
+             packing="sintered", seed=1)
 p = get_parameter_set("improved")
 out = {}
-for mode, cur in (("linear", None), ("bv", 100.0)):
+for mode, current in (("linear", None), ("bv", 100.0)):
+    extra = {"balance_tolerance": 1e-10, "rtol": 1e-10} if reference else {}
     t = time.perf_counter()
-    a = cathode_asr(m, p.sigma_SE, p.kappa_CAM, p.R_CT, p.R_SP, current_density=cur)
-    out[mode] = (time.perf_counter() - t, a.iterations, a.asr * 1e4, a.current_balance_error)
-ref = cathode_asr(m, p.sigma_SE, p.kappa_CAM, p.R_CT, p.R_SP, rtol=1e-12)
-print(json.dumps({"n": n, **out, "reference_linear": ref.asr * 1e4}))
+    a = cathode_asr(m, p.sigma_SE, p.kappa_CAM, p.R_CT, p.R_SP, current_density=current, **extra)
+    out[mode] = {"seconds": time.perf_counter() - t, "iterations": a.iterations, "newton": a.newton_iterations,
+                 "asr_ohm_cm2": a.asr * 1e4, "balance": a.current_balance_error}
+print(json.dumps(out))
+"""
+
+
+def run(tree: str, n: int, reference: bool = False) -> dict:
+    done = subprocess.run([sys.executable, "-c", WORKER, tree, str(n), "1" if reference else "0"],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("n", type=int)
+    parser.add_argument("before")
+    parser.add_argument("after", nargs="?", default=str(HERE.parent))
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args(argv)
+    trees = {"before": str(Path(args.before).resolve()), "after": str(Path(args.after).resolve())}
+    runs = {name: [] for name in trees}
+    for _ in range(args.repeats):
+        for name, tree in trees.items():
+            runs[name].append(run(tree, args.n))
+            print(name, json.dumps(runs[name][-1]), flush=True)
+    reference = run(trees["after"], args.n, reference=True)
+    print("reference", json.dumps(reference), flush=True)
+    print(f"\n| {args.n}³ | time linear [s] | CG iterations | ASR error | current balance "
+          "| time BV [s] | BV CG iterations | BV error | BV balance |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, results in runs.items():
+        cells = []
+        for mode in ("linear", "bv"):
+            last = results[-1][mode]
+            error = abs(last["asr_ohm_cm2"] / reference[mode]["asr_ohm_cm2"] - 1)
+            cells += [f"{statistics.median(r[mode]['seconds'] for r in results):.2f}", str(last["iterations"]),
+                      f"{error:.1e}", f"{last['balance']:.1e}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,6 +10,7 @@ and exit status 1; never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import sys
@@ -413,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     design.add_argument("--retry-failed", action="store_true",
                         help="run the table's failed rows again (by default a failed row is a finished one)")
     design.add_argument("--no-plots", action="store_true", help="skip the PNG plots (CSV only)")
+    design.add_argument("--grid", type=_type(_grid, "grid"), metavar="N_X,N_R,N_T",
+                        help="one cell grid for every point (the study's cell_grid; part of the study's identity; "
+                             "default: each chosen from its physics)")
     design.add_argument("--force", action="store_true", help="start the table over and overwrite its summary and plots")
 
     rev = sub.add_parser("rev", parents=[quiet],
@@ -851,6 +855,11 @@ def _study(args) -> int:
     from microsim.export import check_outputs, write_csv
 
     study = load_study(args.file)
+    if args.grid is not None:
+        if "cell_grid" in study.swept:
+            raise InvalidInputError("--grid fixes the cell grid, but the study sweeps cell_grid; give one or the other")
+        study = dataclasses.replace(study, base={**study.base, "cell_grid": [args.grid.n_x, args.grid.n_r,
+                                                                             args.grid.n_t]})
     table = Path(args.output)
     outputs = study_outputs(table)
     if not table.exists() and not args.force:  # derived files of another table: keep them

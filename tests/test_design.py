@@ -539,3 +539,28 @@ def test_cli_study_whose_first_point_fails_everywhere_still_summarises(tmp_path,
     assert [s["seeds_failed"] for s in summary] == ["2", "0"]
     assert summary[0]["specific_energy_Wh_per_kg_mean"] == "" and float(summary[1]["specific_energy_Wh_per_kg_mean"]) > 0
     assert "failed" in capsys.readouterr().out
+
+
+def test_cli_study_grid_sets_the_cell_grid_and_is_part_of_the_study(tmp_path, capsys):
+    # --grid reaches every point's cell model (the energy moves with the grid, and the table
+    # names it); a table run on one grid is another study for another grid; bad counts: one line
+    from microsim.design.study import DesignPoint
+
+    assert DesignPoint({}).id() == DesignPoint({"cell_grid": None}).id()  # ids of tables before the variable
+    study = write_study(tmp_path / "s.toml", "cam_fraction = [0.7]").read_text().replace("seeds = [1, 2]",
+                                                                                        "seeds = [1]")
+    (tmp_path / "s.toml").write_text(study)
+    coarse, fine = tmp_path / "coarse.csv", tmp_path / "fine.csv"
+    assert main(["-q", "study", str(tmp_path / "s.toml"), "-o", str(coarse), "--workers", "1", "--no-plots",
+                 "--grid", "4,3,20"]) == 0
+    assert main(["-q", "study", str(tmp_path / "s.toml"), "-o", str(fine), "--workers", "1", "--no-plots"]) == 0
+    (row_coarse,), (row_fine,) = rows_of(coarse), rows_of(fine)
+    assert row_coarse["cell_grid"] == "4x3x20" and row_fine["cell_grid"] in ("", None, "None")
+    e_coarse, e_fine = float(row_coarse["specific_energy_Wh_per_kg"]), float(row_fine["specific_energy_Wh_per_kg"])
+    assert e_coarse != e_fine
+    # the default grid's own estimate bounds its distance to the coarse one's answer loosely (first order)
+    assert float(row_fine["cell_energy_error_estimate"]) < 0.01
+    assert main(["study", str(tmp_path / "s.toml"), "-o", str(coarse), "--workers", "1"]) == 1
+    one_error_line(capsys, "written by another study")
+    assert main(["study", str(tmp_path / "s.toml"), "-o", str(tmp_path / "x.csv"), "--grid", "4,0,20"]) == 1
+    one_error_line(capsys, "n_x,n_r,n_t")

@@ -85,6 +85,7 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
         seconds of each stage. τ and β are ``inf`` for a phase that does not
         percolate (σ_eff = 0); a cell without an ionic path delivers 0 Wh/kg.
     """
+    from microsim.cell import Grid
     from microsim.pipeline import Cell, Solve, run
     from microsim.transport.electrochem import transmission_line_asr
 
@@ -94,8 +95,9 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
     generated = time.perf_counter()
     v = point.values
     gb = {SE: v["gb_resistance"]} if v["gb_resistance"] > 0 else {}
+    grid = None if v["cell_grid"] is None else Grid(*v["cell_grid"], stretch=None)
     cell_step = Cell(params, v["current_density"], given=given, protocol=v["protocol"], axis=0, slabs=slabs,
-                     couple_particle_size=False)
+                     couple_particle_size=False, grid=grid)
     result = run(micro, measure=False, solve=Solve(axes=tuple(axes), grain_boundary_resistance=gb, solver=solver),
                  cell=cell_step, progress=log.debug)
     cell = result.cell[cell_step.current_density].result
@@ -129,6 +131,8 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
         "utilisation": cell.utilisation,
         "capacity_mAh_per_cm2": mAh_per_cm2(cell.delivered_capacity),
         "mean_voltage_V": cell.mean_voltage,
+        "cell_energy_error_estimate": (None if cell.energy_error is None or cell.energy <= 0
+                                       else cell.energy_error / cell.energy),
         "cathode_asr_ohm_cm2": asr,
         "cell_note": cell.note,
         "generate_seconds": generated - started,
@@ -147,5 +151,6 @@ def output_columns(axes) -> list[str]:
             cols += [f"{symbol}_{phase}_axis{axis}_S_per_cm", f"tau_{phase}_axis{axis}", f"beta_{phase}_axis{axis}"]
     return cols + ["area_CAM_LLZO_per_um", "beta_GB_applied", "sigma_eff_cell_S_per_cm", "kappa_eff_cell_S_per_cm",
                    "specific_energy_Wh_per_kg", "energy_density_Wh_per_L", "theoretical_specific_energy_Wh_per_kg",
-                   "utilisation", "capacity_mAh_per_cm2", "mean_voltage_V", "cathode_asr_ohm_cm2", "cell_note",
+                   "utilisation", "capacity_mAh_per_cm2", "mean_voltage_V", "cell_energy_error_estimate",
+                   "cathode_asr_ohm_cm2", "cell_note",
                    "generate_seconds", "transport_seconds", "cell_seconds"]

@@ -111,6 +111,9 @@ class Variable:
     column: str
     scale: float = 1.0
     description: str = ""
+    #: False for a variable added after tables were written: at its default it stays out
+    #: of the point and study ids, so those tables still resume
+    in_id_at_default: bool = True
 
 
 def _number(value) -> float:
@@ -142,6 +145,22 @@ def _shape(value) -> tuple[int, int, int]:
                                              for n in dims):
         raise InvalidInputError(f"expected one integer or three (axis 0, 1, 2), got {value!r}")
     return tuple(int(n) for n in dims)
+
+
+def _cell_grid(value) -> tuple[int, int, int]:
+    """``"n_x,n_r,n_t"`` or three integers: the cell model's grid."""
+    parts = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else None
+    try:
+        counts = [int(p) if isinstance(p, str) else p for p in parts] if parts is not None else []
+    except ValueError:
+        counts = []
+    if len(counts) != 3 or any(isinstance(n, bool) or not isinstance(n, int) for n in counts):
+        raise InvalidInputError(f"expected three integers n_x,n_r,n_t, got {value!r}")
+    return tuple(counts)
+
+
+def _check_cell_grid(v) -> str | None:
+    return None if v is None or all(1 <= n <= 100_000 for n in v) else "needs counts from 1 to 100000"
 
 
 def _text(value) -> str:
@@ -210,6 +229,9 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("protocol", "cell", "discharge", _text, _one_of("discharge", "charge-discharge"), "protocol"),
     Variable("couple_particle_size", "cell", True, _flag, lambda v: None, "couple_particle_size",
              description="the cell model's CAM particle diameter is the microstructure's cam_d50"),
+    Variable("cell_grid", "cell", None, _optional(_cell_grid), _check_cell_grid, "cell_grid",
+             description="the cell model's n_x,n_r,n_t (none: chosen from the physics of each point)",
+             in_id_at_default=False),
 )}
 
 
@@ -301,7 +323,8 @@ class DesignPoint:
 
     def key_values(self) -> dict:
         """JSON-ready values (tuples as lists) in variable order."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()
+                if VARIABLES.get(k) is None or VARIABLES[k].in_id_at_default or v != VARIABLES[k].default}
 
     def id(self) -> str:
         return _digest(self.key_values())
