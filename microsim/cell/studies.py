@@ -263,8 +263,8 @@ def sensitivity_radar(rows: Sequence[dict], *, groups: Sequence[str] = RADAR_GRO
     so the gap to the rim is the loss.
     """
     groups = tuple(groups)
-    if not groups:
-        raise InvalidInputError("a radar needs at least one group")
+    if not groups or not rows:
+        raise InvalidInputError(f"a radar needs rows and at least one group, got {len(rows)} rows, groups {groups}")
     table = {(r["case"], r["thickness_um"], r["current_mA_per_cm2"]): r for r in rows}
     panels = []
     for thickness in sorted({r["thickness_um"] for r in rows}):
@@ -305,7 +305,7 @@ def plot_sensitivity(rows: Sequence[dict], path: str | Path, *, force: bool = Fa
     angles = np.linspace(0, 2 * math.pi, len(groups), endpoint=False)
     around = np.linspace(0, 2 * math.pi, 361)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(7.2 * len(panels), 8.0), squeeze=False,
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.2 * len(panels), 7.0), squeeze=False,
                              subplot_kw={"projection": "polar"})
     for k, (ax, panel) in enumerate(zip(axes[0], panels)):
         ax.set_theta_zero_location("N")
