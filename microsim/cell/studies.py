@@ -349,7 +349,7 @@ def plot_sensitivity(rows: Sequence[dict], path: str | Path, *, force: bool = Fa
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
     fig.suptitle("Specific energy [Wh/kg] with one group at its state-of-the-art value (beside its axis), "
                  f"all others improved; rim: theoretical\n{_protocol_text(rows)}", fontsize=11)
-    fig.subplots_adjust(wspace=0.6, top=0.9)
+    fig.subplots_adjust(wspace=0.6 if len(groups) % 2 == 0 else 0.9, top=0.9)  # odd: an axis points sideways
     return save_png(fig, path, force=force)
 
 
