@@ -54,6 +54,10 @@ def _row(label: str, params: CellParameters, current: float, protocol: str, grid
         "theoretical_specific_energy_Wh_per_kg": result.theoretical_specific_energy_Wh_per_kg,
         "utilisation": result.utilisation,
         "mean_voltage_V": result.mean_voltage,
+        # the grid's own convergence (|E - E(grid halved)| / E, issue 22): the coarse solve is not wasted
+        "energy_relative_error_estimate": (None if result.energy_error is None or result.energy <= 0
+                                           else result.energy_error / result.energy),
+        "grid": f"{result.grid.n_x},{result.grid.n_r},{result.grid.n_t}",
     }
 
 

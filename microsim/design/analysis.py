@@ -163,6 +163,8 @@ def plot_energy(summary: Sequence[dict], swept: Sequence[str], path: str | Path,
             if np.isfinite(value):
                 axes[0, 1].text(k, i, f"{value:.0f}", ha="center", va="center", color="w", fontsize=8)
         fig.colorbar(image, ax=axes[0, 1], label="specific energy [Wh/kg]")
+    protocols = sorted({str(r["protocol"]) for r in summary if r.get("protocol") not in (None, "")})
+    fig.suptitle(f"design study: specific energy; protocol: {', '.join(protocols) or 'discharge'}", fontsize=10)
     return save_png(fig, path, force=force)
 
 
