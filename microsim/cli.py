@@ -615,8 +615,9 @@ def _print_asr(record: dict, stream) -> None:
 
 def _print_cell(block: dict, stream) -> None:
     measured = [k for k, v in block["parameters"].items() if v["source"] == "measured"]
+    warm = "" if block.get("temperature_C", 25.0) == 25.0 else f", {block['temperature_C']:g} °C"
     print(f"cell ({block['parameter_set']}, {block['protocol']}, {block['current_density_mA_per_cm2']:.3g} mA/cm2, "
-          f"{block['thickness_um']:.4g} um): {block['specific_energy_Wh_per_kg']:.1f} Wh/kg, "
+          f"{block['thickness_um']:.4g} um{warm}): {block['specific_energy_Wh_per_kg']:.1f} Wh/kg, "
           f"{block['energy_density_Wh_per_L']:.0f} Wh/L, utilisation {block['utilisation']:.3f} "
           f"(theoretical {block['theoretical_specific_energy_Wh_per_kg']:.1f} Wh/kg)", file=stream)
     losses = ", ".join(f"{k} {v:.1f}" for k, v in block["overpotentials_mV"].items() if k != "open_circuit")
