@@ -55,6 +55,25 @@ def _in_range(value: float, bounds: tuple[float, float], what: str, text: str, u
     return value
 
 
+def _temperature(text: str) -> float:
+    """A temperature with its unit (80C, 80°C, 353.15K) in K, within the range the cell model takes."""
+    from microsim.cell.parameters import TEMPERATURE_RANGE_K, celsius
+
+    kelvin = units.parse_temperature(text)
+    lo, hi = TEMPERATURE_RANGE_K
+    if not lo <= kelvin <= hi:
+        raise InvalidInputError(f"temperature {text!r} ({kelvin:g} K) is outside the range the cell model takes: "
+                                f"{lo:g} to {hi:g} K ({celsius(lo):g} to {celsius(hi):g} °C)")
+    return kelvin
+
+
+def _temperatures(text: str) -> tuple[float, ...]:
+    values = tuple(_temperature(t) for t in str(text).split(","))
+    if len(set(values)) != len(values):
+        raise InvalidInputError(f"temperatures must differ, got {text!r}")
+    return values
+
+
 def _voxel_size(text: str) -> tuple[float, float, float]:
     sizes = units.parse_voxel_size(text)
     for s in sizes:
@@ -187,6 +206,7 @@ LENGTH = _type(units.parse_length, "length")
 VOXEL = _type(_voxel_size, "voxel size")
 CONDUCTIVITY = _type(_conductivity, "conductivity")
 AREA_RESISTANCE = _type(units.parse_area_resistance, "area resistance")
+TEMPERATURE = _type(_temperature, "temperature")
 CURRENT = _type(units.parse_current_density, "current density")
 NUMBER = _type(_number, "number")
 FRACTION = _type(_unit_interval, "number in (0, 1)")
@@ -261,6 +281,9 @@ def _add_cell_options(parser, *, with_current: bool = True) -> None:
                         help="set a cell parameter, with a unit where it has one, e.g. R_CT=150ohmcm2, "
                              "D_CAM=2.5e-11cm2/s (repeatable)")
     parser.add_argument("--thickness", type=LENGTH, help="cathode thickness, e.g. 50um (default: the set's)")
+    parser.add_argument("--temperature", type=TEMPERATURE,
+                        help="cell temperature with its unit: 80C, 80°C or 353.15K (200-500 K; default 25C, where the "
+                             "set's values hold; Arrhenius laws carry sigma, R_CT, R_SP, D and kappa to it)")
     if with_current:
         parser.add_argument("--current", type=CURRENT, default=10.0, help="discharge current density (default 1mA/cm2)")
     parser.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge",
@@ -395,7 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = sub.add_parser("cell-study", parents=[quiet],
                            help="Fig. 9-style studies: sensitivity, development path, Ragone (CSV + PNG)")
-    study.add_argument("study", choices=["sensitivity", "path", "ragone", "all"])
+    study.add_argument("study", choices=["sensitivity", "path", "ragone", "temperature", "all"])
+    study.add_argument("--temperature", type=_type(_temperatures, "temperatures"), metavar="T,...",
+                       help="the temperature study's temperatures with their unit, e.g. 25C,60C,100C "
+                            "(default 25, 40, 60, 80, 100 °C); the other studies run at the sets' 25 °C")
     study.add_argument("--out", type=PATH, default="microsim-cell-study", help="output folder")
     study.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge")
     study.add_argument("--no-plot", action="store_true", help="CSV only")
@@ -515,6 +541,10 @@ def _cell_values(args) -> dict:
         if "L_cat" in values:
             raise InvalidInputError("the cathode thickness is given twice (--thickness and --param L_cat)")
         values["L_cat"] = args.thickness
+    if getattr(args, "temperature", None) is not None:
+        if "temperature" in values:
+            raise InvalidInputError("the temperature is given twice (--temperature and --param temperature)")
+        values["temperature"] = args.temperature
     if getattr(args, "beta", None) is not None:
         values.update(beta_tort=args.beta, beta_GB=0.0)
     for flag, name in (("sigma_eff", "sigma_eff"), ("kappa_eff", "kappa_eff")):
@@ -589,8 +619,9 @@ def _print_asr(record: dict, stream) -> None:
 
 def _print_cell(block: dict, stream) -> None:
     measured = [k for k, v in block["parameters"].items() if v["source"] == "measured"]
+    warm = "" if block.get("temperature_C", 25.0) == 25.0 else f", {block['temperature_C']:g} °C"
     print(f"cell ({block['parameter_set']}, {block['protocol']}, {block['current_density_mA_per_cm2']:.3g} mA/cm2, "
-          f"{block['thickness_um']:.4g} um): {block['specific_energy_Wh_per_kg']:.1f} Wh/kg, "
+          f"{block['thickness_um']:.4g} um{warm}): {block['specific_energy_Wh_per_kg']:.1f} Wh/kg, "
           f"{block['energy_density_Wh_per_L']:.0f} Wh/L, utilisation {block['utilisation']:.3f} "
           f"(theoretical {block['theoretical_specific_energy_Wh_per_kg']:.1f} Wh/kg)", file=stream)
     losses = ", ".join(f"{k} {v:.1f}" for k, v in block["overpotentials_mV"].items() if k != "open_circuit")
@@ -637,7 +668,7 @@ def _run(args) -> int:
             raise InvalidInputError("--rct needs --sigma LLZO=... and --sigma CAM=... (or --cell SET) for the cathode ASR")
         asr = Asr(sigma["LLZO"], sigma["CAM"], args.rct, args.rsp)
     if cells is None:
-        for flag in ("thickness", "keep_particle_size"):
+        for flag in ("thickness", "temperature", "keep_particle_size"):
             if getattr(args, flag) not in (None, False):
                 raise InvalidInputError(f"--{flag.replace('_', '-')} sets the cell model: give --cell SET with it")
         if args.param:
@@ -737,6 +768,9 @@ def _cell_study(args) -> int:
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--out {out} is a file; give a folder")
     names = list(STUDIES) if args.study == "all" else [args.study]
+    if args.temperature is not None and args.study != "temperature":
+        raise InvalidInputError("--temperature gives the temperature study's temperatures (cell-study temperature "
+                                "--temperature 25C,60C,100C); the other studies run at the sets' 25 °C")
     planned = [out / f"{n}.{ext}" for n in names for ext in (("csv",) if args.no_plot else ("csv", "png"))]
     if not out.is_dir():
         try:
@@ -752,7 +786,8 @@ def _cell_study(args) -> int:
             if done == total or done % max(1, total // 4) == 0:
                 log.info("  %s: %d of %d cells simulated", name, done, total)
 
-        rows = run(protocol=args.protocol, progress=progress, grid=args.grid)
+        extra = {"temperatures": args.temperature} if name == "temperature" and args.temperature else {}
+        rows = run(protocol=args.protocol, progress=progress, grid=args.grid, **extra)
         write_csv(rows, out / f"{name}.csv", force=args.force)
         if not args.no_plot:
             plot(rows, out / f"{name}.png", force=args.force)

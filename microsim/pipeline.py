@@ -46,7 +46,7 @@ import numpy as np
 
 from microsim.cell.coupling import GIVEN, MEASURED, SET, coupled_parameters, read_report
 from microsim.cell.p2d import CellResult, Grid, simulate
-from microsim.cell.parameters import CellParameters, parameter_names
+from microsim.cell.parameters import ACTIVATION_ENERGY_NAMES, CellParameters, parameter_names
 from microsim.errors import InvalidInputError, PercolationWarning
 from microsim.export import check_outputs, write_report, write_slice_png, write_vti
 from microsim.export.paraview import write_paraview_script
@@ -76,7 +76,12 @@ PARAMETER_UNITS = {
     "sigma_SE": "S/m", "kappa_CAM": "S/m", "sigma_eff": "S/m", "kappa_eff": "S/m", "D_CAM": "m2/s",
     "d50_CAM": "m", "R_CT": "ohm m2", "R_SP": "ohm m2", "R_Li": "ohm m2", "L_sep": "m", "L_cat": "m",
     "L_cc_Al": "m", "L_cc_Cu": "m", "temperature": "K", "v_min": "V", "v_max": "V", "area_per_volume": "1/m",
+    **{name: "J/mol" for name in ACTIVATION_ENERGY_NAMES},
 }
+#: the Arrhenius-scaled values the cell uses at its temperature, in the ``parameters`` block
+AT_TEMPERATURE = {"sigma_SE_at_T": "S/m", "kappa_CAM_at_T": "S/m", "D_CAM_at_T": "m2/s", "R_CT_at_T": "ohm m2",
+                  "R_SP_at_T": "ohm m2", "R_Li_at_T": "ohm m2"}
+ARRHENIUS = "arrhenius"  # source of a value scaled from 298.15 K to the cell's temperature
 
 
 def _stage(name: str, started: float) -> None:
@@ -302,7 +307,9 @@ class CellOutcome:
 
     def to_dict(self) -> dict:
         """The report's ``cell`` block: energies, utilisation, losses, and ``parameters``
-        with the value, unit and ``source`` (measured, set or given) of each."""
+        with the value, unit and ``source`` (measured, set or given) of each; σ_eff,
+        κ_eff there and the ``*_at_T`` entries (source ``arrhenius``) are the values
+        at the cell's temperature, the others those of 298.15 K."""
         out = self.result.to_dict()
         p = self.result.parameters
         effective = {"sigma_eff": p.sigma_eff_SE, "kappa_eff": p.kappa_eff_CAM, "area_per_volume": p.interface_area}
@@ -310,6 +317,8 @@ class CellOutcome:
         for name in parameter_names():
             value = effective.get(name, getattr(p, name))
             params[name] = {"value": value, "unit": PARAMETER_UNITS.get(name, ""), "source": self.sources.get(name, SET)}
+        for name, unit in AT_TEMPERATURE.items():  # σ_eff, κ_eff above are already those at the temperature
+            params[name] = {"value": getattr(p, name), "unit": unit, "source": ARRHENIUS}
         out["parameters"] = params
         out["parameter_set"] = p.name
         out["graded"] = p.profile is not None

@@ -9,6 +9,11 @@ Prefixes: ``M`` (1e6), ``k`` (1e3), ``m`` (1e-3), ``µ`` = ``μ`` = ``u`` (1e-6)
 (1e-9), ``p`` (1e-12); ``c`` (1e-2) only in lengths (``cm``, ``cm2``). A unit that
 is valid only in another case (``"ms/cm"``, ``"MA/CM2"``) is refused with the
 spelling it may have meant, never guessed.
+
+Temperatures are kelvin (``"353.15K"``) or degrees Celsius (``"80C"``, ``"80°C"``);
+a bare number is refused (K or °C cannot be told apart), and so are ``"80c"`` and
+``"353k"`` (``k`` is kilo), each with the spelling it may have meant. Activation
+energies are J/mol, kJ/mol, eV or meV (``"0.3eV"`` is 28.9 kJ/mol).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 
+from microsim.constants import FARADAY, ZERO_CELSIUS
 from microsim.errors import UnitError
 
 _PREFIXES = {"M": 1e6, "k": 1e3, "": 1.0, "m": 1e-3, "µ": 1e-6, "μ": 1e-6, "u": 1e-6, "n": 1e-9, "p": 1e-12}
@@ -38,6 +44,7 @@ _DIFFUSIVITY_UNITS = _per({f"{u}2": f * f for u, f in _LENGTH_UNITS.items() if u
 _RESISTANCE_AREA_UNITS = {
     f"{r}{a}": f * g for ohm in ("Ω", "ohm", "Ohm") for r, f in _prefixed(ohm).items() for a, g in _AREAS.items()
 }
+_ACTIVATION_ENERGY_UNITS = {"J/mol": 1.0, "kJ/mol": 1e3, "eV": FARADAY, "meV": FARADAY * 1e-3}
 _KINDS = {  # what the unit tables hold, for the messages: the kind, its base forms, an example
     "length": (_LENGTH_UNITS, "m (with a prefix: nm, µm or um, mm, ...), cm, micron, Å", "0.4um"),
     "conductivity": (_CONDUCTIVITY_UNITS, "S/m, S/cm, S/mm (with a prefix: mS/cm, µS/cm, kS/m, MS/m, ...)",
@@ -47,7 +54,12 @@ _KINDS = {  # what the unit tables hold, for the messages: the kind, its base fo
     "current density": (_CURRENT_DENSITY_UNITS, "A/m2, A/cm2 (with a prefix: mA/cm2, µA/cm2, kA/m2, ...)",
                         "1mA/cm2"),
     "diffusivity": (_DIFFUSIVITY_UNITS, "m2/s, cm2/s (or mm2/s, µm2/s, nm2/s)", "2.5e-11cm2/s"),
+    "activation energy": (_ACTIVATION_ENERGY_UNITS, "J/mol, kJ/mol, eV, meV", "0.3eV"),
 }
+#: temperature units: name -> (scale, offset) to kelvin
+_TEMPERATURE_UNITS = {"K": (1.0, 0.0), "C": (1.0, ZERO_CELSIUS), "°C": (1.0, ZERO_CELSIUS),
+                      "degC": (1.0, ZERO_CELSIUS)}
+_TEMPERATURE_FORMS = "80C, 80°C or 353.15K (K kelvin, C or °C degrees Celsius)"
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 _METADATA_LENGTHS = {  # image metadata spell lengths freely; compared in lower case
     "m": 1.0, "cm": 1e-2, "mm": 1e-3, "um": 1e-6, "micron": 1e-6, "microns": 1e-6, "nm": 1e-9,
@@ -158,3 +170,49 @@ def parse_current_density(text: str) -> float:
 def parse_diffusivity(text: str) -> float:
     """Parse a diffusion coefficient such as ``"2.54e-11cm2/s"`` into m²/s (> 0)."""
     return _parse(text, "diffusivity", positive=True)
+
+
+def parse_activation_energy(text: str) -> float:
+    """Parse an activation energy such as ``"0.3eV"`` or ``"48kJ/mol"`` into J/mol (>= 0).
+
+    Examples
+    --------
+    >>> parse_activation_energy("48kJ/mol"), round(parse_activation_energy("0.3eV"), 1)
+    (48000.0, 28945.6)
+    """
+    return _parse(text, "activation energy", positive=False)
+
+
+def parse_temperature(text: str) -> float:
+    """Parse a temperature such as ``"80C"``, ``"80 °C"`` or ``"353.15K"`` into kelvin (> 0).
+
+    Units are case-sensitive (``K`` kelvin, ``C``/``°C`` Celsius; ``k`` is kilo and
+    ``c`` centi): ``"80c"`` and ``"353k"`` are refused with the spelling they may have
+    meant, and a bare number is refused because it could be either unit.
+
+    Examples
+    --------
+    >>> parse_temperature("80C"), parse_temperature("80°C"), parse_temperature("353.15K")
+    (353.15, 353.15, 353.15)
+    """
+    match = _NUMBER.match(str(text))
+    if match is None:
+        raise UnitError(f"expected a temperature as a number with a unit, {_TEMPERATURE_FORMS}; got {text!r}")
+    number, unit = match.groups()
+    if not unit:
+        raise UnitError(f"temperature {text!r} has no unit (K or °C?); write {_TEMPERATURE_FORMS}")
+    key = _normalise(unit).replace("\u2103", "°C").replace("º", "°").replace("˚", "°")
+    if key not in _TEMPERATURE_UNITS:
+        close = _suggestions(key, _TEMPERATURE_UNITS)
+        if close:
+            meant = " or ".join(repr(u) for u in close[:3])
+            raise UnitError(f"unknown unit {unit!r} for temperature in {text!r}: units are case-sensitive, as SI "
+                            f"writes them (K kelvin, C degrees Celsius; k is kilo); did you mean {meant}?")
+        raise UnitError(f"unknown unit {unit!r} for temperature in {text!r}; write {_TEMPERATURE_FORMS}")
+    scale, offset = _TEMPERATURE_UNITS[key]
+    kelvin = float(number) * scale + offset
+    if offset:  # Celsius: 0.1 + 273.15 and the like, to the nearest nK
+        kelvin = round(kelvin, 9)
+    if not (math.isfinite(kelvin) and kelvin > 0):
+        raise UnitError(f"temperature {text!r} is at or below absolute zero")
+    return kelvin

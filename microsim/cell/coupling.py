@@ -9,7 +9,13 @@ along the thickness axis; the cell model needs absolute effective conductivities
 
 and ``a`` is the measured CAM|SE interface area per volume, the volume fractions are
 the measured ones, and the CAM particle diameter is the volume-weighted median of the
-CAM's local thickness. When the report carries a through-thickness ``profile`` (the
+CAM's local thickness. When the solve resolved the grain boundaries, β_GB becomes 0
+(measured): the boundaries are inside the measured σ_eff.
+
+Temperature: the solve runs on the set's conductivities at 298.15 K, so the measured
+σ_eff and κ_eff are 298.15 K values; the cell scales them to its temperature with the
+set's activation energies (:meth:`CellParameters.ionic_factor`: bulk and β_GB
+grain-boundary shares apart; κ with ``Ea_kappa_CAM``). When the report carries a through-thickness ``profile`` (the
 pipeline writes one with the cell), each slab gets its own fractions, area and
 conductivities, by the same formulas.
 
@@ -134,6 +140,8 @@ def coupled_parameters(
     beta_gb = 0.0 if gb_in_solve else params.beta_GB
     if "sigma_eff" not in given:
         values["sigma_eff"] = effective_conductivity(_factor(ionic), params.sigma_SE, values["eps_SE"], beta_gb)
+        if gb_in_solve:  # the boundaries are in the measured σ_eff: no β_GB share on top (also not with temperature)
+            values["beta_GB"] = 0.0
     electronic = _record(report, cam, axis)
     if electronic is not None and "kappa_eff" not in given:
         values["kappa_eff"] = effective_conductivity(_factor(electronic), params.kappa_CAM)

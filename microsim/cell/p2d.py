@@ -17,7 +17,11 @@ of the cathode (0) to the current collector (``L_cat``).
 * graded cathodes (``CellParameters.profile``): ε, σ_eff, κ_eff and ``a`` per cell;
 * separator: ohmic, ``σ_SE`` (dense); Li anode: Butler–Volmer with
   ``i0 = RT/(F R_Li)`` (ideal when ``R_Li = 0``); cell voltage
-  ``V = φ_s(L_cat) - φ_Li`` with ``φ_e(0) = φ_Li - η_Li - I L_sep / σ_SE``.
+  ``V = φ_s(L_cat) - φ_Li`` with ``φ_e(0) = φ_Li - η_Li - I L_sep / σ_SE``;
+* temperature: σ_SE, σ_eff, κ, D, R_CT, R_SP and R_Li are the parameter set's
+  Arrhenius values at ``CellParameters.temperature`` (``*_at_T``,
+  :meth:`~microsim.cell.parameters.CellParameters.at_temperature`), and RT/F is taken
+  at that temperature; the OCV has no entropic term.
 
 Numerics: cell-centred finite volumes in x (``n_x`` cells) and r (``n_r`` shells of
 equal thickness), backward Euler in time. Each step eliminates the (linear)
@@ -47,7 +51,7 @@ from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_ener
 from microsim.cell.ocv import get_ocv
 from microsim.cell.properties import get_conductivity, get_diffusivity
 from microsim.constants import FARADAY, GAS_CONSTANT, J_PER_WH, mAh_per_cm2
-from microsim.cell.parameters import CellParameters, get_material
+from microsim.cell.parameters import CellParameters, celsius, get_material
 from microsim.errors import ConvergenceError, InvalidInputError
 
 PROTOCOLS = ("discharge", "charge-discharge")
@@ -100,7 +104,9 @@ def _diffusion_length_ratio(params: CellParameters, current_density: float) -> f
     """sqrt(D t_nominal) / R_p, with t_nominal the time to pass the full capacity
     (D: the smallest of a D(θ) function over the window)."""
     t_nominal = cell_stack(params).capacity / abs(current_density)
-    d = get_diffusivity(params.D_CAM_function).extremes()[0] if params.D_CAM_function else params.D_CAM
+    d = params.D_CAM_at_T  # the smallest of a D(θ) function over the window, at the temperature
+    if params.D_CAM_function:
+        d *= get_diffusivity(params.D_CAM_function).extremes()[0] / params.D_CAM
     return math.sqrt(d * t_nominal) / params.particle_radius
 
 
@@ -133,7 +139,7 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
     p = params
     beta = _stretch(p, current_density)
     n_r = max(20, math.ceil(12 * beta))
-    r_k = p.R_CT + p.R_SP  # Butler–Volmer: the small-signal resistance is at most R_CT
+    r_k = p.R_CT_at_T + p.R_SP_at_T  # Butler–Volmer: the small-signal resistance is at most R_CT
     sigma, kappa, area = p.sigma_eff_SE, p.kappa_eff_CAM, p.interface_area
     if p.kappa_CAM_function:  # the reaction zone is thinnest where κ(θ) is least
         kappa *= get_conductivity(p.kappa_CAM_function).extremes()[0] / p.kappa_CAM
@@ -264,6 +270,8 @@ class CellResult:
                 "kappa_eff_CAM_S_per_m": p.kappa_eff_CAM,
                 "interface_area_per_volume_per_m": p.interface_area,
             },
+            "temperature_C": celsius(p.temperature),
+            "at_temperature": p.at_temperature(),
             "curve": {
                 "capacity_mAh_per_cm2": mAh_per_cm2(self.capacity[take]).tolist(),
                 "voltage_V": self.voltage[take].tolist(),
@@ -303,6 +311,9 @@ class _Cell:
         self.c_max = cam.volumetric_capacity / FARADAY  # mol/m^3 of CAM over the window
         self.capacity = cell_stack(p).capacity  # C/m^2
         self.rt_f = GAS_CONSTANT * p.temperature / FARADAY
+        # the set's values at the cell's temperature (Arrhenius; the same at 298.15 K)
+        self.sigma_sep, self.r_ct, self.r_sp, self.r_li = p.sigma_SE_at_T, p.R_CT_at_T, p.R_SP_at_T, p.R_Li_at_T
+        d_cam = p.D_CAM_at_T
         n = grid.n_x
         dx = p.L_cat / n
         values = p.cell_values(n)
@@ -329,13 +340,16 @@ class _Cell:
         self.surface = 4.0 * math.pi * radius**2
         centres = 0.5 * (faces[1:] + faces[:-1])
         # conductance of each inner face [m^3/s]: flux = g (θ_k - θ_k+1)
-        self.conductance = p.D_CAM * 4.0 * math.pi * faces[1:-1] ** 2 / np.diff(centres)
+        self.conductance = d_cam * 4.0 * math.pi * faces[1:-1] ** 2 / np.diff(centres)
         # θ_surf - θ_last per unit interface current [A/m^2] on the sphere surface
-        self.surface_gap = (radius - centres[-1]) / (p.D_CAM * FARADAY * self.c_max)
+        self.surface_gap = (radius - centres[-1]) / (d_cam * FARADAY * self.c_max)
         self.source = self.surface / (FARADAY * self.c_max)  # d(V θ)/dt of the last shell per unit current
         self._dt = None
         # D(θ): the same conductances per unit D, evaluated per face, cell and step
-        self._diffusivity = get_diffusivity(p.D_CAM_function) if p.D_CAM_function else None
+        self._diffusivity = None
+        if p.D_CAM_function:  # D(θ, T) = D_function(θ) · the Arrhenius factor of D_CAM
+            function, arrhenius = get_diffusivity(p.D_CAM_function), p.D_CAM_at_T / p.D_CAM
+            self._diffusivity = lambda theta: function(theta) * arrhenius
         self._geometry = 4.0 * math.pi * faces[1:-1] ** 2 / np.diff(centres)  # [m]
         self._gap_length = (radius - centres[-1]) / (FARADAY * self.c_max)
 
@@ -399,8 +413,8 @@ class _Cell:
         ``n_x`` systems are one block-diagonal banded system (zero couplings between the
         blocks), solved by one LAPACK call (:func:`scipy.linalg.solve_banded`).
 
-        A temperature factor multiplies ``self._diffusivity(θ)`` here (and ``D_CAM`` on
-        the constant path): ``D(θ, T) = D_function(θ) · arrhenius(T)``.
+        ``self._diffusivity(θ)`` carries the temperature: ``D(θ, T) = D_function(θ) ·
+        arrhenius(T)``, the factor of ``D_CAM`` on the constant path.
         """
         v, (n, nr) = self.shell_volume, theta.shape
         self._dt = None
@@ -441,14 +455,14 @@ class _Cell:
         return theta + self._divergence(flux) * (dt / self.shell_volume)
 
     def anode(self, current: float) -> float:
-        if self.p.R_Li == 0:
+        if self.r_li == 0:
             return 0.0
-        return 2 * self.rt_f * math.asinh(current * self.p.R_Li / (2 * self.rt_f))
+        return 2 * self.rt_f * math.asinh(current * self.r_li / (2 * self.rt_f))
 
     def _charge_transfer(self, j):
-        if self.p.R_CT == 0:
+        if self.r_ct == 0:
             return np.zeros_like(j), np.zeros_like(j)
-        k = self.p.R_CT / (2 * self.rt_f)
+        k = self.r_ct / (2 * self.rt_f)
         return 2 * self.rt_f * np.arcsinh(k * j), 2 * self.rt_f * k / np.sqrt(1 + (k * j) ** 2)
 
     def step(self, theta: np.ndarray, dt: float, current: float, guess: tuple[np.ndarray, float]):
@@ -462,7 +476,7 @@ class _Cell:
         base = self._base(theta, dt)
         s0 = base[:, -1]
         p = self.p
-        phi_e_left = -self.anode(current) - current * p.L_sep / p.sigma_SE
+        phi_e_left = -self.anode(current) - current * p.L_sep / self.sigma_sep
         j, phi_s1 = guess[0].copy(), guess[1]
         n = len(j)
         jac = np.zeros((n + 1, n + 1))
@@ -475,14 +489,14 @@ class _Cell:
             surf = s0 + self._g * j
             delta = phi_s1 - self.coupling @ j - phi_e_left  # φ_s - φ_e per cell
             res = np.empty(n + 1)
-            res[:n] = self.ocv(surf) - delta - p.R_SP * j - eta
+            res[:n] = self.ocv(surf) - delta - self.r_sp * j - eta
             res[n] = (self.a_dx @ j - current) / scale
             return res, surf, deta
 
         res, surf, deta = residual(j, phi_s1)
         for _ in range(60):
             jac[:n, :n] = self.coupling
-            jac[np.arange(n), np.arange(n)] += self.ocv.derivative(surf) * self._g - p.R_SP - deta
+            jac[np.arange(n), np.arange(n)] += self.ocv.derivative(surf) * self._g - self.r_sp - deta
             jac[n, :n] = self.a_dx / scale
             update = np.linalg.solve(jac, -res)
             norm = np.max(np.abs(res))
@@ -518,11 +532,11 @@ class _Cell:
         eta, _ = self._charge_transfer(j)
         return {
             "open_circuit": float(s @ u_avg / current),
-            "separator_ionic": current * self.p.L_sep / self.p.sigma_SE,
+            "separator_ionic": current * self.p.L_sep / self.sigma_sep,
             "cathode_ionic": p_e / current,
             "electronic": p_s / current,
             "charge_transfer": float(s @ eta / current),
-            "interphase": float(s @ (self.p.R_SP * j) / current),
+            "interphase": float(s @ (self.r_sp * j) / current),
             "solid_diffusion": float(s @ (u_avg - u_surf) / current),
             "anode": self.anode(current),
         }

@@ -23,7 +23,7 @@ import numpy as np
 
 from microsim.cell.ocv import get_ocv
 from microsim.cell.properties import get_conductivity, get_diffusivity
-from microsim.constants import C_PER_KG_PER_MAH_PER_G
+from microsim.constants import C_PER_KG_PER_MAH_PER_G, FARADAY, GAS_CONSTANT, ZERO_CELSIUS
 from microsim.errors import InvalidInputError
 
 
@@ -155,6 +155,95 @@ def get_material(name: str) -> Material:
         raise InvalidInputError(f"unknown material {name!r}; known materials: {', '.join(MATERIALS)}") from None
 
 
+# -- temperature ---------------------------------------------------------------------
+#: Temperature at which a parameter set's conductivities, resistances and
+#: diffusivities hold [K] (25 °C).
+REFERENCE_TEMPERATURE = 298.15
+#: Temperatures the cell model takes [K]: the solid state of the oxide cell, and the
+#: range an Arrhenius law fitted near room temperature may be stretched over.
+TEMPERATURE_RANGE_K = (200.0, 500.0)
+_J_PER_MOL_PER_EV = FARADAY  # 1 eV per particle = F x 1 V per mole
+
+
+@dataclass(frozen=True)
+class ActivationEnergy:
+    """A cited activation energy: ``value`` [J/mol], ``source`` (author, journal, year, doi)."""
+
+    value: float
+    source: str
+
+    @property
+    def eV(self) -> float:
+        return self.value / _J_PER_MOL_PER_EV
+
+
+#: Default activation energies of both parameter sets (LLZO, NMC811) [J/mol].
+ACTIVATION_ENERGIES: dict[str, ActivationEnergy] = {
+    "Ea_sigma_SE": ActivationEnergy(
+        0.30 * _J_PER_MOL_PER_EV,
+        "LLZO bulk (grain interior) ~0.3 eV: Y. Zhu, S. Wu, Y. Pan, X. Zhang, Z. Yan, Y. Xiang, Nanoscale Res. "
+        "Lett. 15 (2020) 153, doi:10.1186/s11671-020-03378-x (typical LLZO values, their ref. 20)"),
+    "Ea_GB": ActivationEnergy(
+        0.70 * _J_PER_MOL_PER_EV,
+        "LLZO grain boundary (space-charge barrier) ~0.7 eV, same source: Zhu et al., Nanoscale Res. Lett. 15 "
+        "(2020) 153, doi:10.1186/s11671-020-03378-x"),
+    "Ea_CT": ActivationEnergy(
+        48e3,
+        "charge transfer at an oxide cathode | inorganic SE interface, 48 kJ/mol (LiNbO3-coated LiCoO2 | sulfide "
+        "SE, Ni microelectrode; 'Electrochemical analyzing method of the charge transfer reaction at the interface "
+        "between sulfide-based solid electrolyte and positive electrode material with microelectrode'); no "
+        "LLZO|NMC811 value was found: a stand-in"),
+    "Ea_SP": ActivationEnergy(0.0, "no cited value for the resistive interphase: R_SP held at its 298.15 K value"),
+    "Ea_Li": ActivationEnergy(0.0, "no cited value for the Li|LLZO interface: R_Li held at its 298.15 K value"),
+    "Ea_D_CAM": ActivationEnergy(
+        1449.0 * GAS_CONSTANT,
+        "NMC811 (LG M50) Li diffusivity, E/R = 1449 K (12.0 kJ/mol): K. O'Regan, F. Brosa Planella, W. D. Widanage, "
+        "E. Kendrick, Electrochim. Acta 425 (2022) 140700, doi:10.1016/j.electacta.2022.140700"),
+    "Ea_kappa_CAM": ActivationEnergy(
+        3.5e3,
+        "NMC811 (LG M50) electronic conductivity, 3.5 kJ/mol: O'Regan et al., Electrochim. Acta 425 (2022) "
+        "140700, doi:10.1016/j.electacta.2022.140700"),
+}
+
+
+#: The activation energies' field names, in the order of :class:`CellParameters`.
+ACTIVATION_ENERGY_NAMES = tuple(ACTIVATION_ENERGIES)
+
+
+def arrhenius_factor(activation_energy: float, temperature: float,
+                     reference: float = REFERENCE_TEMPERATURE) -> float:
+    """``exp(-Ea/R (1/T - 1/T_ref))``: how much a thermally activated quantity (a
+    conductivity, a diffusivity, the inverse of a resistance) grows from ``reference``
+    to ``temperature``.
+
+    Parameters
+    ----------
+    activation_energy : float [J/mol]
+    temperature, reference : float [K]
+
+    Notes
+    -----
+    The plain Arrhenius form, ``σ(T) = σ_ref exp(-Ea/R (1/T - 1/T_ref))``, not the
+    ``σT`` form of hopping theory: it treats σ, D and 1/R alike, and for the same Ea the
+    ``σT`` form differs from it only by ``T_ref/T`` (0.80 at 100 °C), less than the
+    spread of the published Ea. Resistances follow ``R(T) = R_ref / factor``. At
+    ``temperature == reference`` the factor is exactly 1.0.
+
+    Examples
+    --------
+    >>> arrhenius_factor(0.0, 353.15), arrhenius_factor(30e3, 298.15)
+    (1.0, 1.0)
+    >>> round(arrhenius_factor(30e3, 353.15), 4)
+    6.5848
+    """
+    return math.exp(-activation_energy / GAS_CONSTANT * (1.0 / temperature - 1.0 / reference))
+
+
+def celsius(kelvin: float) -> float:
+    """A temperature in °C from kelvin, rounded to 1e-9 K (``353.15`` -> ``80.0``)."""
+    return round(kelvin - ZERO_CELSIUS, 9)
+
+
 @dataclass(frozen=True)
 class CellParameters:
     """Li metal | dense SE separator | composite cathode, SI units.
@@ -188,6 +277,14 @@ class CellParameters:
     R_Li : float [Ohm m^2]
         Charge-transfer resistance of the Li|SE interface (0: ideal anode).
     temperature : float [K]
+        Cell temperature (200–500 K). Every conductivity, resistance and diffusivity
+        above is its value at :data:`REFERENCE_TEMPERATURE` (298.15 K); the cell uses
+        their Arrhenius values at ``temperature`` (:meth:`at_temperature`).
+    Ea_sigma_SE, Ea_GB, Ea_CT, Ea_SP, Ea_Li, Ea_D_CAM, Ea_kappa_CAM : float [J/mol]
+        Activation energies of the SE bulk (``sigma_SE``, the separator and the bulk
+        share of the cathode's ionic path), of its grain boundaries (the ``beta_GB``
+        share), of ``R_CT``, ``R_SP``, ``R_Li``, ``D_CAM`` and ``kappa_CAM``
+        (:data:`ACTIVATION_ENERGIES` holds the cited defaults; 0: not activated).
     v_min, v_max : float [V]
         Discharge and charge cut-off voltages.
     sigma_eff, kappa_eff : float [S/m] or None
@@ -245,6 +342,14 @@ class CellParameters:
     electrolyte: str = "LLZO"
     R_Li: float = 0.0
     temperature: float = 298.15
+    # -- temperature: activation energies [J/mol] (the block above the class) ------
+    Ea_sigma_SE: float = ACTIVATION_ENERGIES["Ea_sigma_SE"].value
+    Ea_GB: float = ACTIVATION_ENERGIES["Ea_GB"].value
+    Ea_CT: float = ACTIVATION_ENERGIES["Ea_CT"].value
+    Ea_SP: float = ACTIVATION_ENERGIES["Ea_SP"].value
+    Ea_Li: float = ACTIVATION_ENERGIES["Ea_Li"].value
+    Ea_D_CAM: float = ACTIVATION_ENERGIES["Ea_D_CAM"].value
+    Ea_kappa_CAM: float = ACTIVATION_ENERGIES["Ea_kappa_CAM"].value
     v_min: float = 3.0
     v_max: float = 4.3
     sigma_eff: float | None = None
@@ -271,13 +376,17 @@ class CellParameters:
             value = getattr(self, key)
             need(isinstance(value, (int, float)) and math.isfinite(value) and value > 0,
                  f"{key} must be a positive number (SI units)", value)
-        for key in ("beta_tort", "beta_GB", "beta_CAM", "R_CT", "R_SP", "R_Li", "li_excess", "L_cc_Al", "L_cc_Cu"):
+        for key in ("beta_tort", "beta_GB", "beta_CAM", "R_CT", "R_SP", "R_Li", "li_excess", "L_cc_Al", "L_cc_Cu",
+                    *ACTIVATION_ENERGY_NAMES):
             value = getattr(self, key)
             need(isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
                  f"{key} must be a non-negative number (SI units)", value)
         for key in ("eps_CAM", "eps_SE"):
             value = getattr(self, key)
             need(isinstance(value, (int, float)) and 0 < value < 1, f"{key} must lie in (0, 1)", value)
+        lo, hi = TEMPERATURE_RANGE_K
+        need(lo <= self.temperature <= hi, f"temperature must lie in {lo:g} to {hi:g} K "
+             f"({celsius(lo):g} to {celsius(hi):g} °C)", self.temperature)
         need(self.eps_CAM + self.eps_SE <= 1 + 1e-12, "eps_CAM + eps_SE must not exceed 1",
              (self.eps_CAM, self.eps_SE))
         need(0 < self.v_min < self.v_max, "cut-offs need 0 < v_min < v_max", (self.v_min, self.v_max))
@@ -346,6 +455,9 @@ class CellParameters:
         fractions: ``sigma_SE eps_SE**(beta_tort + beta_GB)``, ``kappa_CAM
         eps_CAM**beta_CAM`` and ``3 eps_CAM / R_p`` (unless the scalar ``sigma_eff``,
         ``kappa_eff`` or ``area_per_volume`` is set, which then holds everywhere).
+        The conductivities are those at ``temperature``: the values above (at
+        298.15 K) times :meth:`ionic_factor` and the ``Ea_kappa_CAM`` factor, given and
+        measured ones alike.
         """
         prof = self.profile
         take = (lambda v: np.asarray(v, dtype=float)[prof.slab_of(n_cells)]) if prof else None
@@ -362,8 +474,9 @@ class CellParameters:
         return {
             "eps_CAM": eps_cam,
             "eps_SE": eps_se,
-            "sigma_eff": pick("sigma_eff", self.sigma_SE * eps_se ** (self.beta_tort + self.beta_GB)),
-            "kappa_eff": pick("kappa_eff", self.kappa_CAM * eps_cam**self.beta_CAM),
+            "sigma_eff": pick("sigma_eff", self.sigma_SE * eps_se ** (self.beta_tort + self.beta_GB))
+            * self.ionic_factor(eps_se),
+            "kappa_eff": pick("kappa_eff", self.kappa_CAM * eps_cam**self.beta_CAM) * self.factor("Ea_kappa_CAM"),
             "area_per_volume": pick("area_per_volume",
                                     (1.0 if self.coverage is None else self.coverage) * 3 * eps_cam / self.particle_radius),
         }
@@ -382,6 +495,109 @@ class CellParameters:
             raise InvalidInputError(f"unknown parameter(s) {', '.join(sorted(unknown))}; "
                                     f"parameters are {', '.join(parameter_names())}")
         return dataclasses.replace(self, **values)
+
+    # -- temperature ---------------------------------------------------------------
+    def factor(self, name: str) -> float:
+        """Arrhenius factor of the activation energy ``name`` (``"Ea_CT"``, ...) from
+        298.15 K to ``temperature``: conductivities and D are multiplied by it,
+        resistances divided (:func:`arrhenius_factor`)."""
+        return arrhenius_factor(getattr(self, name), self.temperature)
+
+    def ionic_factor(self, eps_se=None):
+        """σ_eff(T) / σ_eff(298.15 K) of the cathode's ionic path, bulk and grain
+        boundaries apart (``eps_se``: the SE fraction, default ``eps_SE``; an array gives
+        one factor per cell).
+
+        Notes
+        -----
+        The seed's ``σ_eff = σ_SE ε^(β_tort + β_GB)`` read as bulk and grain-boundary
+        resistances in series (brick layer): of the composite's ionic resistivity at
+        298.15 K the share ``ε^β_GB`` is the tortuous bulk path (``1/(σ_SE ε^β_tort)``)
+        and ``1 - ε^β_GB`` the grain boundaries (and the secondary phases β_GB stands
+        for). Each share follows its own law, Ea_sigma_SE and Ea_GB::
+
+            σ_eff(T) = σ_eff,ref / (1/f_bulk + (1 - ε^β_GB) (1/f_GB - 1/f_bulk))
+
+        which is exactly ``σ_eff,ref`` at 298.15 K, the bulk law when ``β_GB = 0`` and
+        moves towards the grain-boundary law as ``β_GB`` grows. A given or measured
+        ``sigma_eff`` is taken as measured at 298.15 K and scaled alike, with the
+        grain-boundary share of the set's β_GB (the coupling to a voxel solve applies
+        β_GB the same way; when the solve resolved the grain boundaries, the coupling
+        sets β_GB to 0 and the measured value follows the bulk law). Limits: the shares
+        are those of 298.15 K geometry (no change of the current paths with T), and
+        the separator is dense bulk (``sigma_SE`` with Ea_sigma_SE).
+        """
+        eps = self.eps_SE if eps_se is None else eps_se
+        bulk, gb = 1.0 / self.factor("Ea_sigma_SE"), 1.0 / self.factor("Ea_GB")
+        return 1.0 / (bulk + (1.0 - eps**self.beta_GB) * (gb - bulk))
+
+    @property
+    def sigma_SE_at_T(self) -> float:
+        """Bulk SE conductivity at ``temperature`` [S/m] (the separator's)."""
+        return self.sigma_SE * self.factor("Ea_sigma_SE")
+
+    @property
+    def kappa_CAM_at_T(self) -> float:
+        """CAM electronic conductivity at ``temperature`` [S/m]."""
+        return self.kappa_CAM * self.factor("Ea_kappa_CAM")
+
+    @property
+    def D_CAM_at_T(self) -> float:
+        """CAM chemical diffusivity at ``temperature`` [m^2/s]."""
+        return self.D_CAM * self.factor("Ea_D_CAM")
+
+    @property
+    def R_CT_at_T(self) -> float:
+        """CAM|SE charge-transfer resistance at ``temperature`` [Ω m^2]."""
+        return self.R_CT / self.factor("Ea_CT")
+
+    @property
+    def R_SP_at_T(self) -> float:
+        """Resistive interphase at ``temperature`` [Ω m^2]."""
+        return self.R_SP / self.factor("Ea_SP")
+
+    @property
+    def R_Li_at_T(self) -> float:
+        """Li|SE charge-transfer resistance at ``temperature`` [Ω m^2]."""
+        return self.R_Li / self.factor("Ea_Li")
+
+    def _cathode_ionic_factor(self) -> float:
+        """σ_eff_SE at ``temperature`` over that at 298.15 K (series-equivalent when graded)."""
+        reference = dataclasses.replace(self, temperature=REFERENCE_TEMPERATURE).sigma_eff_SE
+        return self.sigma_eff_SE / reference if reference > 0 else 1.0
+
+    def at_temperature(self) -> dict:
+        """What the cell uses at ``temperature``: the Arrhenius-scaled values (SI, the
+        unit in each key), their factors from 298.15 K and the model, JSON-ready.
+
+        Examples
+        --------
+        >>> from microsim.cell.parameters import improved
+        >>> values = improved().with_values(temperature=353.15).at_temperature()
+        >>> values["temperature_C"], values["factors"]["Ea_CT"] > 1
+        (80.0, True)
+        """
+        return {
+            "temperature_K": self.temperature,
+            "temperature_C": celsius(self.temperature),
+            "reference_temperature_K": REFERENCE_TEMPERATURE,
+            "sigma_SE_S_per_m": self.sigma_SE_at_T,
+            "sigma_eff_SE_S_per_m": self.sigma_eff_SE,
+            "kappa_CAM_S_per_m": self.kappa_CAM_at_T,
+            "kappa_eff_CAM_S_per_m": self.kappa_eff_CAM,
+            "D_CAM_m2_per_s": self.D_CAM_at_T,
+            "R_CT_ohm_m2": self.R_CT_at_T,
+            "R_SP_ohm_m2": self.R_SP_at_T,
+            "R_Li_ohm_m2": self.R_Li_at_T,
+            "factors": {**{name: self.factor(name) for name in ACTIVATION_ENERGY_NAMES},
+                        "cathode_ionic": self._cathode_ionic_factor()},
+            "activation_energies_eV": {name: getattr(self, name) / _J_PER_MOL_PER_EV
+                                       for name in ACTIVATION_ENERGY_NAMES},
+            "model": "Arrhenius, x(T) = x(298.15 K) exp(-Ea/R (1/T - 1/298.15 K)) for sigma_SE, kappa_CAM, D_CAM "
+                     "and 1/R (R_CT, R_SP, R_Li); the cathode's ionic path as bulk (Ea_sigma_SE) and grain-boundary "
+                     "(Ea_GB, share 1 - eps_SE^beta_GB) resistances in series; given and measured sigma_eff, "
+                     "kappa_eff are taken at 298.15 K and scaled alike; OCV without entropic term",
+        }
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -414,7 +630,8 @@ def parse_parameter(name: str, text: str):
         "D_CAM": units.parse_diffusivity, "d50_CAM": units.parse_length, "L_sep": units.parse_length,
         "L_cat": units.parse_length, "L_cc_Al": units.parse_length, "L_cc_Cu": units.parse_length,
         "R_CT": units.parse_area_resistance, "R_SP": units.parse_area_resistance,
-        "R_Li": units.parse_area_resistance,
+        "R_Li": units.parse_area_resistance, "temperature": units.parse_temperature,
+        **{name: units.parse_activation_energy for name in ACTIVATION_ENERGY_NAMES},
     }
     if name not in parameter_names():
         raise InvalidInputError(f"unknown parameter {name!r}; parameters are {', '.join(parameter_names())}")
@@ -430,8 +647,14 @@ def parse_parameter(name: str, text: str):
         raise InvalidInputError(f"parameter {name} must be a number, got {text!r}") from None
 
 
+#: Both sets' activation energies [J/mol] (:data:`ACTIVATION_ENERGIES`): the table's
+#: values hold at 298.15 K.
+_DEFAULT_ACTIVATION_ENERGIES = {name: ea.value for name, ea in ACTIVATION_ENERGIES.items()}
+
+
 def state_of_the_art() -> CellParameters:
-    """Table 3, "state of the art" (Ren, Danner et al. 2023).
+    """Table 3, "state of the art" (Ren, Danner et al. 2023), at 298.15 K; the cited
+    activation energies (:data:`ACTIVATION_ENERGIES`) carry it to other temperatures.
 
     κ: the table's 4.54e-2 S/cm with β_CAM = 2.3 from the paper's text, so
     κ_eff = 0.75^2.3 × 4.54e-2 = 2.3e-2 S/cm. The paper also quotes κ_eff = 2.3e-3 S/cm
@@ -448,12 +671,14 @@ def state_of_the_art() -> CellParameters:
         d50_CAM=10e-6,
         R_CT=2600e-4,  # 2600 Ohm cm^2
         R_SP=2600e-4,
+        **_DEFAULT_ACTIVATION_ENERGIES,
         name="state_of_the_art",
     )
 
 
 def improved() -> CellParameters:
-    """Table 3, "improved" (Ren, Danner et al. 2023)."""
+    """Table 3, "improved" (Ren, Danner et al. 2023), at 298.15 K, with the cited
+    activation energies (:data:`ACTIVATION_ENERGIES`)."""
     return CellParameters(
         sigma_SE=1e-2 * 100,  # 1e-2 S/cm
         beta_tort=1.5,
@@ -464,6 +689,7 @@ def improved() -> CellParameters:
         d50_CAM=0.1e-6,
         R_CT=150e-4,  # 150 Ohm cm^2
         R_SP=0.0,
+        **_DEFAULT_ACTIVATION_ENERGIES,
         name="improved",
     )
 

@@ -5,7 +5,8 @@
   draw (one per thickness, the rim at the theoretical value);
 * :func:`development_path` (Fig. 9d): from ``state_of_the_art``, the improvements
   added one after the other;
-* :func:`ragone`: specific energy against current density.
+* :func:`ragone`: specific energy against current density;
+* :func:`temperature_study`: specific energy against temperature (Arrhenius laws).
 
 Each returns rows (dicts with units in the keys) for :func:`microsim.export.write_csv`; the ``plot_*``
 functions draw them (matplotlib, imported on use), each naming its protocol.
@@ -24,6 +25,7 @@ import numpy as np
 from microsim.cell.p2d import Grid, simulate
 from microsim.cell.parameters import CellParameters, improved, state_of_the_art
 from microsim.errors import InvalidInputError
+from microsim.cell.parameters import celsius  # the temperature study
 from microsim.export.plots import pyplot, save_png
 
 log = logging.getLogger(__name__)
@@ -407,3 +409,79 @@ STUDIES = {
     "path": (development_path, plot_development_path),
     "ragone": (ragone, plot_ragone),
 }
+
+
+# -- temperature -------------------------------------------------------------------
+TEMPERATURES = tuple(t + 273.15 for t in (25.0, 40.0, 60.0, 80.0, 100.0))  # K: 25-100 °C
+
+
+def temperature_study(
+    *,
+    thicknesses: Sequence[float] = THICKNESSES,
+    currents: Sequence[float] = CURRENTS,
+    temperatures: Sequence[float] = TEMPERATURES,
+    sets: Sequence[str] = ("improved", "state_of_the_art"),
+    protocol: str = "discharge",
+    grid: Grid | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict]:
+    """Specific energy against temperature [K] (default 25-100 °C) for each set,
+    thickness [m] and current density [A/m^2]: the sets' values hold at 298.15 K and
+    their activation energies carry σ_SE (bulk and grain boundaries apart), R_CT, R_SP,
+    D_CAM and κ_CAM to each temperature (:meth:`CellParameters.at_temperature`).
+
+    Rows as the other studies', with ``temperature_C`` and the Arrhenius-scaled values
+    the cell used (σ_eff of the cathode, R_CT, D_CAM)."""
+    from microsim.cell.parameters import get_parameter_set
+
+    rows = []
+    total = len(sets) * len(thicknesses) * len(currents) * len(temperatures)
+    for name in sets:
+        base = get_parameter_set(name)
+        for thickness in thicknesses:
+            for current in currents:
+                for temperature in temperatures:
+                    params = base.with_values(L_cat=thickness, temperature=float(temperature))
+                    row = _row(name, params, current, protocol, grid)
+                    at = params.at_temperature()
+                    rows.append({
+                        **{k: row[k] for k in ("case", "thickness_um", "current_mA_per_cm2", "protocol")},
+                        "temperature_C": celsius(params.temperature),
+                        **{k: v for k, v in row.items()
+                           if k not in ("case", "thickness_um", "current_mA_per_cm2", "protocol")},
+                        "sigma_eff_SE_S_per_cm": at["sigma_eff_SE_S_per_m"] / 100.0,
+                        "R_CT_ohm_cm2": at["R_CT_ohm_m2"] * 1e4,
+                        "D_CAM_cm2_per_s": at["D_CAM_m2_per_s"] * 1e4,
+                    })
+                    if progress:
+                        progress(len(rows), total)
+    return rows
+
+
+def plot_temperature(rows: Sequence[dict], path: str | Path, *, force: bool = False) -> Path:
+    """Specific energy [Wh/kg] against temperature [°C]: one panel per current density,
+    one line per set and thickness; the protocol in the title."""
+    plt = pyplot()
+    currents = sorted({r["current_mA_per_cm2"] for r in rows})
+    fig, axes = plt.subplots(1, len(currents), figsize=(5.2 * len(currents), 4.6), sharey=True, squeeze=False)
+    styles = {"improved": "-", "state_of_the_art": "--"}
+    for ax, current in zip(axes[0], currents):
+        for case in dict.fromkeys(r["case"] for r in rows):
+            for thickness in sorted({r["thickness_um"] for r in rows}):
+                sel = sorted((r for r in rows if r["case"] == case and r["thickness_um"] == thickness
+                              and r["current_mA_per_cm2"] == current), key=lambda r: r["temperature_C"])
+                if sel:
+                    ax.plot([r["temperature_C"] for r in sel], [r["specific_energy_Wh_per_kg"] for r in sel],
+                            styles.get(case, "-."), marker="o", label=f"{case}, {thickness:g} µm")
+        ax.set_title(f"{current:g} mA/cm²", fontsize=10)
+        ax.set_xlabel("temperature [°C]")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("specific energy [Wh/kg]")
+    axes[0, -1].legend(fontsize=8)
+    protocol = rows[0].get("protocol", "discharge") if rows else "discharge"
+    fig.suptitle(f"specific energy against temperature (Arrhenius, values of 25 °C); protocol: {protocol}",
+                 fontsize=10)
+    return save_png(fig, path, force=force)
+
+
+STUDIES["temperature"] = (temperature_study, plot_temperature)

@@ -115,7 +115,7 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
     areas = result.profile["area_per_volume_per_m"]
     out["area_CAM_LLZO_per_um"] = float(np.mean(areas)) * 1e-6
     coupled = cell.parameters
-    r_interface = coupled.R_CT + coupled.R_SP
+    r_interface = coupled.R_CT_at_T + coupled.R_SP_at_T  # at the cell's temperature, as the cell used them
     if min(coupled.sigma_eff_SE, coupled.kappa_eff_CAM, coupled.interface_area) > 0:
         asr = transmission_line_asr(coupled.sigma_eff_SE, coupled.kappa_eff_CAM, coupled.interface_area,
                                     r_interface, coupled.L_cat) * 1e4

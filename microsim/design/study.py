@@ -24,6 +24,7 @@ Study file (TOML, or the same structure as JSON)::
     thickness = "100um"
     current_density = "10mA/cm2"
     R_CT = "150ohmcm2"  # any cell parameter by name (microsim cell --param)
+    temperature = "80C"  # also 353.15K, or a bare number of kelvin; sweep it in [grid]
 
     [grid]
     cam_fraction = [0.55, 0.65, 0.75, 0.85]
@@ -247,6 +248,11 @@ def cell_parameter_variable(name: str) -> Variable:
             return parse_parameter(name, value)
         return value if isinstance(value, bool) else _number(value)  # a bare number is SI
 
+    if name == "temperature":  # "80C", "353.15K" or a bare number of kelvin (SI)
+        from microsim.cell.parameters import TEMPERATURE_RANGE_K
+
+        return Variable(name, "cell", None, parse, _within(*TEMPERATURE_RANGE_K), "cell_temperature_K",
+                        description="cell temperature (the set's values hold at 298.15 K; Arrhenius laws)")
     return Variable(name, "cell", None, parse, lambda v: None, f"cell_{name}_SI")
 
 
