@@ -311,17 +311,53 @@ def _place_overlapping(labels, free, name, spec, targets, table, rng, wrap, voxe
 
 
 # -- sintered (random sequential addition + growth) -------------------------------------
+def _in_box_share(centres: np.ndarray, radii: np.ndarray, shape, wrap) -> np.ndarray:
+    """Share of each sphere's volume inside the box ``[0, n_a)`` (1 on wrapped axes).
+
+    Per axis the exact share of a sphere between two planes, ``g(t) = (1 + t)²(2 - t)/4``
+    of the volume lying below ``t`` radii from the centre; the product over the axes is
+    exact for a sphere cut by one face and close for the few cut at an edge or corner.
+    """
+    share = np.ones(len(radii))
+    g = lambda t: (1 + t) ** 2 * (2 - t) / 4  # noqa: E731
+    for a, (n, w) in enumerate(zip(shape, wrap)):
+        if w:
+            continue
+        lo = np.clip((0.0 - centres[:, a]) / radii, -1, 1)
+        hi = np.clip((n - centres[:, a]) / radii, -1, 1)
+        share *= g(hi) - g(lo)
+    return share
+
+
+def _rsa_margin(specs, voxel: float) -> float:
+    """Width [voxels] of the shell packed around the box on axes that do not wrap.
+
+    The largest radius plus one voxel: no sphere reaching into the box is then affected
+    by the seam where the padded box wraps onto itself.
+    """
+    return float(math.ceil(max(_largest(s, voxel) for s in specs.values())) + 1)
+
+
 def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
     """Random sequential addition of spheres of several phases.
 
-    ``targets_vox[k, l]``: sphere volume [voxels] phase ``k`` should reach in layer ``l``
-    of axis 0. Returns centres (M, 3), radii (M,), phase index (M,).
+    ``targets_vox[k, l]``: sphere volume [voxels] phase ``k`` should reach inside the
+    box in layer ``l`` of axis 0. Returns centres (M, 3), radii (M,), phase index (M,).
+
+    On an axis that does not wrap, the box is padded by :func:`_rsa_margin` on both
+    sides and the padded box is packed *periodically*: it has no walls, so the packing
+    is statistically the same at the box faces as inside (a wall would layer the
+    spheres against it). Only the part of each sphere inside the box counts against the
+    target (:func:`_in_box_share`); candidates are drawn uniformly over the padded box,
+    so the shell is packed as densely as the box and stops when the box is full. A
+    sphere is kept when it brings the in-box volume nearer its target (the last one
+    may overshoot by at most half its volume).
     """
     names = list(specs)
-    margin = max(_largest(s, voxel) for s in specs.values())
+    margin = _rsa_margin(specs, voxel)
     lo = np.array([0.0 if w else -margin for w in wrap])
     span = np.array([float(n) if w else n + 2 * margin for n, w in zip(shape, wrap)])
-    boxsize = np.where(wrap, span, 4 * span)  # no wrap: a box so large nothing meets across it
+    boxsize = span  # periodic on every axis of the padded box
     layer_edges = np.linspace(0, shape[0], layers + 1)
     need = np.array(targets_vox, dtype=float)
     centres = np.empty((0, 3))
@@ -329,12 +365,14 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
     kinds = np.empty(0, dtype=np.int64)
     shrink = 1.0 - overlap
     mean_volume = np.array([_mean_volume(specs[n], voxel) for n in names])
+    padding = float(np.prod(span) / np.prod(shape))  # candidates per in-box candidate
     stalled = 0
-    for _batch in range(200):
+    wrapped = lambda x: (x - lo) % boxsize  # noqa: E731 - coordinates the trees expect
+    for _batch in range(400):
         remaining = np.clip(need, 0, None)
         if remaining.sum() < 0.5 * mean_volume.min():
             break
-        batch = int(np.clip(2 * (remaining.sum(axis=1) / mean_volume).sum(), 256, 200_000))
+        batch = int(np.clip(2 * padding * (remaining.sum(axis=1) / mean_volume).sum(), 256, 200_000))
         cand = lo + rng.random((batch, 3)) * span
         layer = np.clip(np.searchsorted(layer_edges, cand[:, 0], side="right") - 1, 0, layers - 1)
         weights = remaining[:, layer].T  # (batch, phases)
@@ -347,7 +385,6 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
             sel = pick == k
             r[sel] = _draw_radii(specs[name], rng, int(sel.sum()), voxel)
         keep = np.ones(len(cand), dtype=bool)
-        wrapped = lambda x: (x - lo) % boxsize  # noqa: E731 - coordinates the trees expect
         if len(centres):
             tree = spatial.cKDTree(wrapped(centres), boxsize=boxsize)
             k = min(32, len(centres))
@@ -365,24 +402,27 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
             if len(pairs):
                 i, j = pairs.min(axis=1), pairs.max(axis=1)
                 delta = wrapped(cand[i]) - wrapped(cand[j])
-                delta -= np.where(wrap, np.round(delta / boxsize) * boxsize, 0)
+                delta -= np.round(delta / boxsize) * boxsize
                 clash = np.linalg.norm(delta, axis=1) < shrink * (r[i] + r[j])
                 drop = np.zeros(len(cand), dtype=bool)
                 drop[j[clash]] = True
                 cand, r, pick, layer = cand[~drop], r[~drop], pick[~drop], layer[~drop]
-        # do not overshoot a phase's target in a layer by more than one particle
-        volume = 4.0 / 3.0 * math.pi * r**3
+        # in-box volume; keep a sphere while it brings its phase's layer nearer the target
+        volume = 4.0 / 3.0 * math.pi * r**3 * _in_box_share(cand, r, shape, wrap)
         group = pick * layers + layer
         order = np.argsort(group, kind="stable")
         cum = np.cumsum(volume[order])
         first = np.searchsorted(group[order], group[order], side="left")
         before = cum - volume[order] - np.where(first > 0, cum[first - 1], 0)
-        fits = before < np.clip(need.ravel()[group[order]], 0, None)
+        fits = before + 0.5 * volume[order] < np.clip(need.ravel()[group[order]], 0, None)
         accepted = np.sort(order[fits])
         np.add.at(need, (pick[accepted], layer[accepted]), -volume[accepted])
         centres = np.concatenate([centres, cand[accepted]])
         radii = np.concatenate([radii, r[accepted]])
         kinds = np.concatenate([kinds, pick[accepted]])
+        # a phase's layer within half a particle of its target is closed: no more
+        # spheres there, in the box or in the shell around it
+        need[need < 0.5 * mean_volume[:, None]] = np.minimum(need[need < 0.5 * mean_volume[:, None]], 0.0)
         # near jamming RSA creeps on for ever (the acceptance falls off as a power
         # law); stop at 2 % and let the growth step fill the rest
         stalled = stalled + 1 if len(accepted) < 0.02 * batch else 0
@@ -469,6 +509,7 @@ def _place_sintered(labels, free, specs, targets, overlap, table, rng, wrap, vox
              100 * np.count_nonzero(free) / free.size, 100 * unreached / free.size, reach_extra)
     _fill_by_growth(labels, free, gaps, names, targets, table, rng)
     free[:] = False
+    return centres, radii, kinds
 
 
 # -- grains ------------------------------------------------------------------------------
