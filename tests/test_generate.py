@@ -315,3 +315,13 @@ def test_periodic_with_gradient_or_separator_names_axis_0(options, caplog):
         generate((24, 24, 24), {"CAM": 0.5, "LLZO": 0.5}, 2e-6, voxel_size=1e-6, periodic=True, seed=1, **options)
     (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
     assert "axis 0 does not wrap" in record.getMessage() and "axes 1 and 2" in record.getMessage()
+
+
+def test_cli_periodic_with_separator_says_axis_0_is_not_periodic(tmp_path, capsys):
+    from microsim.cli import main
+
+    argv = ["generate", "--shape", "24,16,16", "--voxel-size", "1um", "--fractions", "CAM=0.4", "--radius", "2um",
+            "--separator", "4um", "--periodic", "--seed", "1", "-o", str(tmp_path / "g.npz")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "periodic: axis 0 does not wrap (a separator runs along it)" in err
