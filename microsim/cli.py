@@ -231,9 +231,11 @@ def _add_import_options(parser) -> None:
     parser.add_argument("--voxel-size", type=VOXEL, help="voxel size with unit: 0.4um or 10nm,10nm,20nm (axis 0,1,2); "
                                                          "overrides the file's metadata (before --downsample)")
     parser.add_argument("--crop", type=CROP, metavar="Z0:Z1,Y0:Y1,X0:X1",
-                        help="region of interest in voxels, e.g. 0:100,,20: (inside the volume)")
+                        help="region of interest in voxel indices START:STOP, e.g. 0:100,,20: (indices >= 0, inside the volume; "
+                             "negative bounds and ranges outside the volume are refused, never clipped)")
     parser.add_argument("--downsample", type=_integer(1), default=1, metavar="K",
-                        help="integer downsampling factor (the voxel size grows by K)")
+                        help="integer downsampling factor, whole K^3 blocks (the voxel size grows by K; "
+                             "a partial block at the end of an axis is dropped)")
 
 
 def _add_segment_options(parser, *, required: bool) -> None:
@@ -336,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="linear between the values, or one uniform layer per value")
     gen.add_argument("--separator", type=LENGTH, help="dense LLZO slab at the inlet face of axis 0, e.g. 10um")
     gen.add_argument("--grain-size", type=LENGTH, help="split LLZO into Voronoi grains of this mean diameter, e.g. 2um")
-    gen.add_argument("--periodic", action="store_true", help="particles wrap around the box faces")
+    gen.add_argument("--periodic", action="store_true",
+                     help="particles wrap around the box faces (axes 1 and 2 only with --gradient or --separator)")
     gen.add_argument("--seed", type=_integer(0), help="random seed >= 0 (default: a fresh one, printed)")
     gen.add_argument("-o", "--output", type=PATH, required=True, help="output labelled volume (.tif or .npz)")
     gen.add_argument("--force", action="store_true", help="overwrite an existing output file")

@@ -311,17 +311,53 @@ def _place_overlapping(labels, free, name, spec, targets, table, rng, wrap, voxe
 
 
 # -- sintered (random sequential addition + growth) -------------------------------------
+def _in_box_share(centres: np.ndarray, radii: np.ndarray, shape, wrap) -> np.ndarray:
+    """Share of each sphere's volume inside the box ``[0, n_a)`` (1 on wrapped axes).
+
+    Per axis the exact share of a sphere between two planes, ``g(t) = (1 + t)²(2 - t)/4``
+    of the volume lying below ``t`` radii from the centre; the product over the axes is
+    exact for a sphere cut by one face and close for the few cut at an edge or corner.
+    """
+    share = np.ones(len(radii))
+    g = lambda t: (1 + t) ** 2 * (2 - t) / 4  # noqa: E731
+    for a, (n, w) in enumerate(zip(shape, wrap)):
+        if w:
+            continue
+        lo = np.clip((0.0 - centres[:, a]) / radii, -1, 1)
+        hi = np.clip((n - centres[:, a]) / radii, -1, 1)
+        share *= g(hi) - g(lo)
+    return share
+
+
+def _rsa_margin(specs, voxel: float) -> float:
+    """Width [voxels] of the shell packed around the box on axes that do not wrap.
+
+    The largest radius plus one voxel: no sphere reaching into the box is then affected
+    by the seam where the padded box wraps onto itself.
+    """
+    return float(math.ceil(max(_largest(s, voxel) for s in specs.values())) + 1)
+
+
 def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
     """Random sequential addition of spheres of several phases.
 
-    ``targets_vox[k, l]``: sphere volume [voxels] phase ``k`` should reach in layer ``l``
-    of axis 0. Returns centres (M, 3), radii (M,), phase index (M,).
+    ``targets_vox[k, l]``: sphere volume [voxels] phase ``k`` should reach inside the
+    box in layer ``l`` of axis 0. Returns centres (M, 3), radii (M,), phase index (M,).
+
+    On an axis that does not wrap, the box is padded by :func:`_rsa_margin` on both
+    sides and the padded box is packed *periodically*: it has no walls, so the packing
+    is statistically the same at the box faces as inside (a wall would layer the
+    spheres against it). Only the part of each sphere inside the box counts against the
+    target (:func:`_in_box_share`); candidates are drawn uniformly over the padded box,
+    so the shell is packed as densely as the box and stops when the box is full. A
+    sphere is kept when it brings the in-box volume nearer its target (the last one
+    may overshoot by at most half its volume).
     """
     names = list(specs)
-    margin = max(_largest(s, voxel) for s in specs.values())
+    margin = _rsa_margin(specs, voxel)
     lo = np.array([0.0 if w else -margin for w in wrap])
     span = np.array([float(n) if w else n + 2 * margin for n, w in zip(shape, wrap)])
-    boxsize = np.where(wrap, span, 4 * span)  # no wrap: a box so large nothing meets across it
+    boxsize = span  # periodic on every axis of the padded box
     layer_edges = np.linspace(0, shape[0], layers + 1)
     need = np.array(targets_vox, dtype=float)
     centres = np.empty((0, 3))
@@ -329,12 +365,14 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
     kinds = np.empty(0, dtype=np.int64)
     shrink = 1.0 - overlap
     mean_volume = np.array([_mean_volume(specs[n], voxel) for n in names])
+    padding = float(np.prod(span) / np.prod(shape))  # candidates per in-box candidate
     stalled = 0
-    for _batch in range(200):
+    wrapped = lambda x: (x - lo) % boxsize  # noqa: E731 - coordinates the trees expect
+    for _batch in range(400):
         remaining = np.clip(need, 0, None)
         if remaining.sum() < 0.5 * mean_volume.min():
             break
-        batch = int(np.clip(2 * (remaining.sum(axis=1) / mean_volume).sum(), 256, 200_000))
+        batch = int(np.clip(2 * padding * (remaining.sum(axis=1) / mean_volume).sum(), 256, 200_000))
         cand = lo + rng.random((batch, 3)) * span
         layer = np.clip(np.searchsorted(layer_edges, cand[:, 0], side="right") - 1, 0, layers - 1)
         weights = remaining[:, layer].T  # (batch, phases)
@@ -347,7 +385,6 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
             sel = pick == k
             r[sel] = _draw_radii(specs[name], rng, int(sel.sum()), voxel)
         keep = np.ones(len(cand), dtype=bool)
-        wrapped = lambda x: (x - lo) % boxsize  # noqa: E731 - coordinates the trees expect
         if len(centres):
             tree = spatial.cKDTree(wrapped(centres), boxsize=boxsize)
             k = min(32, len(centres))
@@ -365,24 +402,27 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
             if len(pairs):
                 i, j = pairs.min(axis=1), pairs.max(axis=1)
                 delta = wrapped(cand[i]) - wrapped(cand[j])
-                delta -= np.where(wrap, np.round(delta / boxsize) * boxsize, 0)
+                delta -= np.round(delta / boxsize) * boxsize
                 clash = np.linalg.norm(delta, axis=1) < shrink * (r[i] + r[j])
                 drop = np.zeros(len(cand), dtype=bool)
                 drop[j[clash]] = True
                 cand, r, pick, layer = cand[~drop], r[~drop], pick[~drop], layer[~drop]
-        # do not overshoot a phase's target in a layer by more than one particle
-        volume = 4.0 / 3.0 * math.pi * r**3
+        # in-box volume; keep a sphere while it brings its phase's layer nearer the target
+        volume = 4.0 / 3.0 * math.pi * r**3 * _in_box_share(cand, r, shape, wrap)
         group = pick * layers + layer
         order = np.argsort(group, kind="stable")
         cum = np.cumsum(volume[order])
         first = np.searchsorted(group[order], group[order], side="left")
         before = cum - volume[order] - np.where(first > 0, cum[first - 1], 0)
-        fits = before < np.clip(need.ravel()[group[order]], 0, None)
+        fits = before + 0.5 * volume[order] < np.clip(need.ravel()[group[order]], 0, None)
         accepted = np.sort(order[fits])
         np.add.at(need, (pick[accepted], layer[accepted]), -volume[accepted])
         centres = np.concatenate([centres, cand[accepted]])
         radii = np.concatenate([radii, r[accepted]])
         kinds = np.concatenate([kinds, pick[accepted]])
+        # a phase's layer within half a particle of its target is closed: no more
+        # spheres there, in the box or in the shell around it
+        need[need < 0.5 * mean_volume[:, None]] = np.minimum(need[need < 0.5 * mean_volume[:, None]], 0.0)
         # near jamming RSA creeps on for ever (the acceptance falls off as a power
         # law); stop at 2 % and let the growth step fill the rest
         stalled = stalled + 1 if len(accepted) < 0.02 * batch else 0
@@ -469,9 +509,79 @@ def _place_sintered(labels, free, specs, targets, overlap, table, rng, wrap, vox
              100 * np.count_nonzero(free) / free.size, 100 * unreached / free.size, reach_extra)
     _fill_by_growth(labels, free, gaps, names, targets, table, rng)
     free[:] = False
+    return centres, radii, kinds
 
 
 # -- grains ------------------------------------------------------------------------------
+def split_grains(grains: np.ndarray, *, periodic: bool | Sequence[bool] = False) -> np.ndarray:
+    """Give every face-connected piece of a grain id its own id.
+
+    Two voxels belong to one grain when they carry the same id and a chain of
+    face neighbours (6-connectivity, the neighbours of the transport stencil) with that
+    id joins them; a piece cut off from the rest of its id is another grain, with grain
+    boundaries all round it.
+
+    Parameters
+    ----------
+    grains : (n0, n1, n2) integer ndarray
+        Grain ids, 0 = no grain.
+    periodic : bool or 3 bools
+        Axes on which the box wraps: a piece leaving one face and entering the opposite
+        one is one grain.
+
+    Returns
+    -------
+    (n0, n1, n2) int32 ndarray
+        Ids ``1..N``, one per piece, 0 where ``grains`` is 0.
+
+    Examples
+    --------
+    >>> g = np.array([[[1, 1, 2, 1]]])
+    >>> split_grains(g).tolist()
+    [[[1, 1, 2, 3]]]
+    >>> split_grains(g, periodic=True).tolist()
+    [[[1, 1, 2, 1]]]
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from skimage.measure import label
+
+    grains = np.asarray(grains)
+    wrap = (bool(periodic),) * 3 if np.ndim(periodic) == 0 else tuple(bool(w) for w in periodic)
+    pieces, count = label(grains, background=0, connectivity=1, return_num=True)
+    pieces = pieces.astype(np.int32, copy=False)
+    ends = [(np.take(grains, 0, axis=a), np.take(grains, -1, axis=a), np.take(pieces, 0, axis=a),
+             np.take(pieces, -1, axis=a)) for a in range(3) if wrap[a] and grains.shape[a] > 1]
+    if count and ends:
+        first, second = [], []
+        for g0, g1, p0, p1 in ends:
+            same = (g0 == g1) & (g0 > 0)
+            first.append(p0[same])
+            second.append(p1[same])
+        i, j = np.concatenate(first), np.concatenate(second)
+        graph = coo_matrix((np.ones(i.size), (i, j)), shape=(count + 1, count + 1))
+        _, joined = connected_components(graph, directed=False)
+        # renumber 1..N in order of first appearance, 0 stays 0
+        roots = joined[1:]
+        _, index = np.unique(roots, return_inverse=True)
+        lookup = np.concatenate([[0], index + 1]).astype(np.int32)
+        pieces = lookup[pieces]
+    return pieces
+
+
+def _nearest_seed(where: np.ndarray, shape, seeds: np.ndarray, periodic: bool) -> np.ndarray:
+    """Grain id (1-based index of the nearest seed) of each voxel in ``where`` (flat indices)."""
+    boxsize = np.asarray(shape, dtype=float) if periodic else None
+    tree = spatial.cKDTree(seeds, boxsize=boxsize)
+    ids = np.empty(where.size, dtype=np.int32)
+    for start in range(0, where.size, 1 << 22):
+        chunk = where[start:start + (1 << 22)]
+        points = np.column_stack(np.unravel_index(chunk, shape)) + 0.5
+        _, nearest = tree.query(points, workers=-1)
+        ids[start:start + chunk.size] = nearest + 1
+    return ids
+
+
 def voronoi_grains(
     labels: np.ndarray,
     grain_size: float,
@@ -481,25 +591,30 @@ def voronoi_grains(
     periodic: bool = False,
     seed: int | np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Split the voxels of one phase into Voronoi grains.
+    """Split the voxels of one phase into Voronoi grains, each a connected piece.
 
-    Seeds are drawn uniformly among the phase's voxels, one per ``π/6·d³`` of its
-    volume (``d`` = ``grain_size``), and every voxel of the phase joins its nearest
-    seed; the mean grain volume is therefore ``π/6·d³`` (equivalent-sphere diameter
-    ``d``).
+    Seeds are drawn uniformly among the phase's voxels and every voxel of the phase
+    joins its nearest seed; the Voronoi cells are then cut where the phase cuts them
+    (:func:`split_grains`): every face-connected piece is a grain. The number of
+    seeds is adjusted (secant steps on a nested set of seeds) until the number of
+    pieces is the phase volume over ``π/6·d³``: the mean grain volume is then that of a
+    sphere of diameter ``d`` = ``grain_size`` (to 2 % in count, under 1 % in diameter).
+    Where the phase alone falls into more disconnected pieces than that, each piece is
+    one grain, the grains come out smaller and a warning is logged.
 
     Parameters
     ----------
     labels : (n0, n1, n2) integer ndarray
         Phase map.
     grain_size : float
-        Mean grain diameter, in the units of ``spacing``.
+        Mean grain diameter (equivalent sphere of the mean grain volume), in the units
+        of ``spacing``.
     spacing : float
         Voxel edge length (isotropic).
     phase_label : int
         Label of the phase to split.
     periodic : bool
-        Distances wrap around the box.
+        Distances and pieces wrap around the box.
     seed : int, Generator or None
 
     Returns
@@ -515,19 +630,51 @@ def voronoi_grains(
     if where.size == 0:
         return grains
     d = grain_size / spacing
-    n_seeds = max(1, int(round(where.size / (math.pi / 6 * d**3))))
-    if n_seeds > where.size:
+    wanted = where.size / (math.pi / 6 * d**3)
+    n_max = max(1, int(round(wanted)))
+    if n_max > where.size:
         raise InvalidInputError(f"grain size {grain_size:.3g} is below one voxel ({spacing:.3g})")
-    picks = rng.choice(where, size=n_seeds, replace=False)
-    seeds = np.column_stack(np.unravel_index(picks, labels.shape)) + rng.random((n_seeds, 3))
-    boxsize = np.asarray(labels.shape, dtype=float) if periodic else None
-    tree = spatial.cKDTree(seeds, boxsize=boxsize)
+    picks = rng.choice(where, size=n_max, replace=False)
+    pool = np.column_stack(np.unravel_index(picks, labels.shape)) + rng.random((n_max, 3))
     flat = grains.ravel()
-    for start in range(0, where.size, 1 << 22):
-        chunk = where[start:start + (1 << 22)]
-        points = np.column_stack(np.unravel_index(chunk, labels.shape)) + 0.5
-        _, nearest = tree.query(points, workers=-1)
-        flat[chunk] = nearest + 1
+
+    def pieces_of(n: int) -> tuple[np.ndarray, int]:
+        flat[where] = _nearest_seed(where, labels.shape, pool[:n], periodic)
+        split = split_grains(grains, periodic=periodic)
+        return split, int(split.max())
+
+    # each seed's cell holds at least one piece, so the count is >= the seeds: n <= n_max
+    tried: dict[int, tuple[np.ndarray, int]] = {}
+    n = n_max
+    for _step in range(10):
+        tried[n] = pieces_of(n)
+        count = tried[n][1]
+        if abs(count - wanted) <= max(1.0, 0.02 * wanted):
+            break
+        known = sorted(tried)
+        below = [m for m in known if tried[m][1] < wanted]
+        above = [m for m in known if tried[m][1] > wanted]
+        if above and min(above) == 1:
+            break  # the phase's own pieces outnumber the grains asked for
+        hi = min(above) if above else None
+        lo = max(below) if below else None
+        if hi is not None and lo is not None:  # secant inside the bracket
+            c_lo, c_hi = tried[lo][1], tried[hi][1]
+            guess = lo + (wanted - c_lo) * (hi - lo) / max(c_hi - c_lo, 1)
+            guess = int(round(min(max(guess, lo + 1), hi - 1))) if hi - lo > 1 else None
+        else:  # pieces per seed as measured, scaled
+            guess = int(round(n * wanted / count))
+            guess = min(max(guess, 1), n_max)
+        if guess is None or guess in tried:
+            break
+        n = guess
+    best = min(tried, key=lambda m: abs(tried[m][1] - wanted))
+    grains, count = tried[best]
+    if count > 1.05 * wanted:
+        log.warning("the phase falls into %d pieces where %d grains of %.3g were asked: each piece is a grain, the "
+                    "mean grain diameter is %.3g", count, round(wanted), grain_size,
+                    grain_size * (wanted / count) ** (1 / 3))
+    log.info("grains: %d seeds cut into %d connected grains", best, count)
     return grains
 
 
@@ -578,11 +725,12 @@ def generate(
     separator : float [m]
         Thickness of a dense LLZO slab at the inlet face (index 0 of axis 0).
     grain_size : float [m], optional
-        Split ``grain_phase`` into Voronoi grains of this mean diameter (see
-        :func:`voronoi_grains`).
+        Split ``grain_phase`` into Voronoi grains of this mean diameter, every grain a
+        connected piece (see :func:`voronoi_grains`).
     periodic : bool
-        Particles wrap around the box faces (axis 0 only when there is neither a
-        gradient nor a separator).
+        Particles wrap around the box faces. Axis 0 wraps only when there is neither a
+        gradient nor a separator; with either, a warning says that only axes 1 and 2
+        are periodic.
     phases : mapping name -> label, optional
         Phase table (default pore 0, CAM 1, LLZO 2).
     seed : int, Generator or None
@@ -628,6 +776,9 @@ def generate(
         raise InvalidInputError(f"a separator slab needs an {_ELECTROLYTE} phase; phases are {', '.join(table)}")
     region = (dims[0] - n_sep, dims[1], dims[2])
     wrap = (bool(periodic) and gradient is None and n_sep == 0, bool(periodic), bool(periodic))
+    if periodic and not wrap[0]:
+        log.warning("periodic: axis 0 does not wrap (a %s runs along it); only axes 1 and 2 are periodic",
+                    " and a ".join(w for w, on in (("gradient", gradient is not None), ("separator", n_sep > 0)) if on))
 
     pore_target = targets.get(_PORE, 0.0)
     if gradient is not None and gradient.phase in table and gradient.phase not in targets:
@@ -669,7 +820,10 @@ def generate(
             raise InvalidInputError(f"unknown grain phase {grain_phase!r}; phases are {', '.join(table)}")
         grains = voronoi_grains(labels, grain_size, spacing=voxel, phase_label=table[grain_phase],
                                 periodic=all(wrap), seed=rng)
-        log.info("%d %s grains of mean diameter %.3g m", int(grains.max()), grain_phase, grain_size)
+        count = int(grains.max())
+        mean_d = (6 / math.pi * np.count_nonzero(grains) / max(count, 1)) ** (1 / 3) * voxel
+        log.info("%d %s grains (connected pieces) of mean diameter %.3g m, %.3g m asked", count, grain_phase,
+                 mean_d, grain_size)
     return Microstructure(labels, size, table, grains)
 
 

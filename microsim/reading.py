@@ -32,6 +32,8 @@ from microsim.errors import InputFileError, InvalidInputError, InvalidMicrostruc
 from microsim.microstructure import DEFAULT_PHASES, Microstructure, check_voxel_size
 from microsim.units import length_unit_scale
 
+log = logging.getLogger(__name__)
+
 TIFF_SUFFIXES = (".tif", ".tiff")
 
 
@@ -63,7 +65,13 @@ class Volume:
 
 # -- region of interest and downsampling ----------------------------------------------
 def parse_crop(text: str) -> tuple[slice, slice, slice]:
-    """``"10:60,0:50,5:"`` -> three slices (axis 0, 1, 2); an empty part keeps the axis."""
+    """``"10:60,0:50,5:"`` -> three slices (axis 0, 1, 2); an empty part keeps the axis.
+
+    Bounds are voxel indices from the start of each axis, ``START`` included and
+    ``STOP`` excluded. Negative bounds (Python's "from the end") are refused by
+    :func:`check_crop`, and a range outside the volume is refused on reading, on every
+    axis and for every input kind: a crop is never clipped.
+    """
     parts = text.split(",")
     if len(parts) != 3:
         raise InvalidInputError(f"a crop needs three ranges START:STOP (axis 0,1,2), got {text!r}")
@@ -106,22 +114,37 @@ def _check_crop(crop, shape) -> tuple[slice, slice, slice]:
 
 
 def downsample(data: np.ndarray, factor: int, *, labels: bool) -> np.ndarray:
-    """Reduce every axis by an integer ``factor``.
+    """Reduce every axis by an integer ``factor``, whole blocks only.
 
-    Grey values: the mean of each ``factor``³ block (float32). Labels: the voxel at
-    each block's corner (nearest neighbour), so no mixed labels appear.
+    Both kinds keep the same whole ``factor``³ blocks: an axis of ``n`` voxels becomes
+    ``n // factor``, and a partial block at the far end of an axis is dropped (the box
+    shrinks by less than one block; a log line states the box kept). Grey values: the
+    mean of each block (float32). Labels: the voxel at each block's first corner
+    (nearest neighbour), so no mixed labels appear.
+
+    Examples
+    --------
+    >>> downsample(np.zeros((5, 4, 4)), 2, labels=True).shape
+    (2, 2, 2)
+    >>> downsample(np.zeros((5, 4, 4)), 2, labels=False).shape
+    (2, 2, 2)
     """
+    if not (isinstance(factor, (int, np.integer)) and not isinstance(factor, bool) and factor >= 1):
+        raise InvalidInputError(f"downsampling needs an integer factor >= 1, got {factor!r}")
     if factor == 1:
         return data
-    if not (isinstance(factor, (int, np.integer)) and factor >= 1):
-        raise InvalidInputError(f"downsampling needs an integer factor >= 1, got {factor!r}")
-    if labels:
-        return np.ascontiguousarray(data[::factor, ::factor, ::factor])
     n = [s // factor for s in data.shape]
     if min(n) < 1:
         raise InvalidInputError(f"downsampling by {factor} leaves nothing of a {data.shape} volume")
-    trimmed = data[: n[0] * factor, : n[1] * factor, : n[2] * factor].astype(np.float32)
-    return trimmed.reshape(n[0], factor, n[1], factor, n[2], factor).mean(axis=(1, 3, 5))
+    kept = tuple(k * factor for k in n)
+    if kept != tuple(data.shape):
+        log.info("downsampling by %d keeps whole blocks: %s of the %s voxels (the partial block at the far end of "
+                 "each axis is dropped), %s voxels after", factor, "x".join(map(str, kept)),
+                 "x".join(map(str, data.shape)), "x".join(map(str, n)))
+    trimmed = data[: kept[0], : kept[1], : kept[2]]
+    if labels:
+        return np.ascontiguousarray(trimmed[::factor, ::factor, ::factor])
+    return trimmed.astype(np.float32).reshape(n[0], factor, n[1], factor, n[2], factor).mean(axis=(1, 3, 5))
 
 
 # -- metadata -----------------------------------------------------------------------
@@ -136,7 +159,12 @@ def _imagej_voxel_size(tif) -> tuple[float, float, float] | None:
         y_num, y_den = page.tags["YResolution"].value
     except KeyError:
         return None
-    z = float(meta.get("spacing", x_den / x_num))
+    if "spacing" in meta:
+        z = float(meta["spacing"])
+    else:  # ImageJ leaves it out when the slice depth is 1 unit, and reads it so
+        z = 1.0
+        log.warning("%s: ImageJ stack without a slice spacing: slices taken as 1 %s deep, as ImageJ does "
+                    "(give --voxel-size to override)", Path(tif.filehandle.path).name, meta.get("unit"))
     return (z * scale, scale * y_den / y_num, scale * x_den / x_num)
 
 
@@ -167,8 +195,19 @@ def _microsim_metadata(tif) -> dict:
 
 
 # -- reading ------------------------------------------------------------------------
+#: series axes (tifffile's codes) that can be the slice axis of a 3-D stack: Z (depth),
+#: Q and I (the pages of a plain or generic stack)
+_SLICE_AXES = "ZQI"
+_AXIS_NAMES = {"T": "time", "C": "channel", "S": "sample (colour)", "E": "wavelength", "H": "lifetime",
+               "A": "angle", "P": "phase", "R": "tile", "M": "mosaic", "L": "exposure", "V": "view"}
+
+
 def _squeeze_series(series, source: Path) -> None:
-    """Refuse colour, multi-channel and 4-D+ series; singleton axes are fine."""
+    """Refuse colour, multi-channel, time series and any non-spatial axis above size 1.
+
+    A stack is Y and X plus one slice axis (Z, or the pages of a plain TIFF); singleton
+    axes of any kind are fine.
+    """
     axes, shape = series.axes, series.shape
     big = [(axis, n) for axis, n in zip(axes, shape) if n > 1]
     colour = [(axis, n) for axis, n in big if axis in "SC"]
@@ -178,6 +217,11 @@ def _squeeze_series(series, source: Path) -> None:
     if len(big) > 3:
         raise InvalidInputError(f"{source.name} has {len(big)} dimensions (axes {axes}, shape {shape}); "
                                 "give a single 3-D stack")
+    other = [(axis, n) for axis, n in big if axis not in _SLICE_AXES + "YX"]
+    if other:
+        axis, n = other[0]
+        raise InvalidInputError(f"{source.name} has a non-spatial axis {axis} ({_AXIS_NAMES.get(axis, 'not z, y or x')}"
+                                f", {n} entries; axes {axes}, shape {shape}); give a z-stack")
 
 
 class _TiffComplaints(logging.Handler):
@@ -306,9 +350,11 @@ def read_volume(
     path : path-like
         TIFF stack, folder of 2-D slices, ``.npy`` or ``.npz``.
     crop : 3 slices, optional
-        Region of interest (axis 0, 1, 2), applied before downsampling.
+        Region of interest (axis 0, 1, 2), applied before downsampling: voxel indices
+        >= 0, inside the volume (never clipped; see :func:`parse_crop`).
     downsample_by : int
-        Integer factor on every axis (block mean for grey values, nearest voxel for labels).
+        Integer factor on every axis, whole blocks only (block mean for grey values,
+        nearest voxel for labels; see :func:`downsample`).
     labels : bool
         Treat the data as labels (nearest-voxel downsampling) even without stored names.
 
@@ -317,7 +363,9 @@ def read_volume(
     InputFileError
         Missing, unreadable, corrupt or truncated files; empty folders.
     InvalidInputError
-        Not 3-D, RGB or multi-channel, time series, mixed slice sizes, a bad crop.
+        Not 3-D, RGB or multi-channel, a time series or any other non-spatial axis
+        above size 1 (named), mixed slice sizes, a crop with negative bounds or outside
+        the volume (with the bounds).
     """
     import tifffile
 

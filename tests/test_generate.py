@@ -105,16 +105,18 @@ def test_separator_slab_and_grains():
 
 
 def test_voronoi_grains_are_cells_of_nearest_seed():
+    # a dense box: the cells are convex, one piece each (on the grid a cell may shed a
+    # corner voxel, which becomes a grain of its own); the count of pieces is the box
+    # volume over pi/6 d^3 to 2 %
+    from scipy import ndimage
+
     labels = np.full((20, 20, 20), 2, np.uint8)
     grains = voronoi_grains(labels, 8.0, phase_label=2, seed=1)
     sizes = np.bincount(grains.ravel())[1:]
-    assert sizes.sum() == labels.size and len(sizes) == round(8000 / (math.pi / 6 * 512))
-    # Voronoi cells are convex; on the voxel grid a cell may lose a corner voxel or two
-    from scipy import ndimage
-
+    wanted = 8000 / (math.pi / 6 * 512)
+    assert sizes.sum() == labels.size and abs(len(sizes) - wanted) <= max(1, 0.02 * wanted)
     for gid in range(1, len(sizes) + 1):
-        pieces, _ = ndimage.label(grains == gid)
-        assert np.bincount(pieces.ravel())[1:].max() >= 0.95 * sizes[gid - 1]
+        assert ndimage.label(grains == gid)[1] == 1
 
 
 def test_log_normal_sizes():
@@ -183,3 +185,143 @@ def test_sintered_gradient_with_large_polydisperse_particles():
                  voxel_size=0.5e-6, packing="sintered", gradient=gradient, seed=1)
     measured = (m.labels == 1).mean(axis=(1, 2))
     assert np.max(np.abs(measured - gradient.profile(64))) < 0.005
+
+
+# -- issue 23: sizes and faces of the sintered packing, grains that are grains ------------
+def _interior_equivalent_radii(mask: np.ndarray) -> np.ndarray:
+    """Equivalent radii (3V/4π)^(1/3) [voxels] of the face-connected pieces of ``mask``
+    that touch no box face."""
+    from scipy import ndimage
+
+    pieces, _ = ndimage.label(mask)
+    counts = np.bincount(pieces.ravel())
+    touching = np.unique(np.concatenate([np.take(pieces, i, axis=a).ravel() for a in range(3) for i in (0, -1)]))
+    inside = np.setdiff1d(np.arange(1, counts.size), touching)
+    return (3 * counts[inside] / (4 * math.pi)) ** (1 / 3)
+
+
+@pytest.mark.parametrize("n, seeds", [(48, 3), (64, 2)])
+def test_sintered_particles_have_the_asked_radius_in_any_box(n, seeds):
+    # dilute CAM (5 %), radius 4 voxels: the particles are isolated spheres, so the
+    # median equivalent radius of those inside the box is the asked radius. Before
+    # issue 23 the spheres outside the box counted in full against the in-box target
+    # and the growth step made up the shortfall as a rim: r (n + 2m)/n with m = r.
+    r = 4
+    radii = np.concatenate([
+        _interior_equivalent_radii(generate((n,) * 3, {"CAM": 0.05}, r * 1e-6, voxel_size=1e-6,
+                                            packing="sintered", seed=seed).labels == 1)
+        for seed in range(seeds)
+    ])
+    assert len(radii) >= 20
+    assert np.median(radii) == pytest.approx(r, rel=0.01)
+    assert np.median(radii) < r * (n + 2 * r) / n - 0.05 * r  # far from the old bias
+
+
+def _particles_of_sphere(labels, label, centres, radii):
+    """Voxels of ``label`` given to the sphere whose surface is nearest (gap = distance - radius)."""
+    from microsim.balls import ball_hits
+
+    best = np.full(labels.size, np.inf, np.float32)
+    owner = np.full(labels.size, -1)
+    for flat, ball, dist in ball_hits(labels.shape, centres, radii + 4):
+        gap = dist - radii[ball].astype(np.float32)
+        order = np.argsort(-gap)  # the smallest gap is written last and wins
+        flat, ball, gap = flat[order], ball[order], gap[order]
+        closer = gap < best[flat]
+        best[flat[closer]] = gap[closer]
+        owner[flat[closer]] = ball[closer]
+    owner[labels.ravel() != label] = -1
+    return np.bincount(owner[owner >= 0], minlength=len(radii))
+
+
+def test_sintered_log_normal_sizes_come_out_as_drawn():
+    # log-normal radii (median 4 voxels, spread 0.3): every interior particle's equivalent
+    # radius matches the radius drawn for it, so the median and the spread of ln r are
+    # those of the draws (tested against the distribution in test_log_normal_sizes).
+    # A common rim, as before issue 23, shifts the median up and narrows the spread.
+    from microsim.generate import _place_sintered
+
+    n, table = 64, {"pore": 0, "CAM": 1, "LLZO": 2}
+    dist = LogNormal(8e-6, 0.3)
+    measured, drawn = [], []
+    for seed in range(3):
+        labels, free = np.zeros((n,) * 3, np.uint8), np.ones((n,) * 3, bool)
+        centres, radii, kinds = _place_sintered(labels, free, {"CAM": dist}, {"CAM": np.full(n, 0.05)}, 0.2, table,
+                                                np.random.default_rng(seed), (False,) * 3, 1e-6)
+        counts = _particles_of_sphere(labels, 1, centres, radii)
+        margin = radii.max() + 4  # the whole particle and its neighbourhood inside the box
+        inner = np.all((centres >= margin) & (centres <= n - margin), axis=1)
+        measured.append((3 * counts[inner] / (4 * math.pi)) ** (1 / 3))
+        drawn.append(radii[inner])
+    measured, drawn = np.concatenate(measured), np.concatenate(drawn)
+    assert len(measured) >= 20
+    assert np.median(measured / drawn) == pytest.approx(1, abs=0.01)
+    assert np.std(np.log(measured)) == pytest.approx(np.std(np.log(drawn)), rel=0.03)
+
+
+def test_sintered_faces_have_the_fractions_of_the_interior():
+    # the slice at each face against the interior (two radii away from every face),
+    # averaged over the six faces and 24 seeds. Before issue 23 the face slices had
+    # 0.11 pore against 0.15 inside: the walls of the RSA box layered the spheres.
+    n, r, seeds = 48, 4, 24
+    face, inner = np.zeros(3), np.zeros(3)
+    for seed in range(seeds):
+        labels = generate((n,) * 3, {"CAM": 0.5, "LLZO": 0.35}, r * 1e-6, voxel_size=1e-6, packing="sintered",
+                          seed=seed).labels
+        for label in range(3):
+            mine = labels == label
+            face[label] += np.mean([np.take(mine, i, axis=a).mean() for a in range(3) for i in (0, -1)])
+            inner[label] += mine[2 * r:-2 * r, 2 * r:-2 * r, 2 * r:-2 * r].mean()
+    assert np.max(np.abs(face - inner) / seeds) < 0.01, (face / seeds, inner / seeds)
+
+
+def test_grains_are_connected_pieces_of_the_asked_size():
+    # sintered 50/30/20 composite, 4-voxel grains asked: every grain id is one
+    # face-connected piece, and the mean grain volume over the pieces is pi/6 d^3
+    from scipy import ndimage
+
+    from microsim.generate import split_grains
+
+    d = 4
+    m = generate((48, 48, 48), {"CAM": 0.5, "LLZO": 0.3}, 3e-6, voxel_size=1e-6, packing="sintered",
+                 grain_size=d * 1e-6, seed=1)
+    grains = m.grains
+    assert np.array_equal(grains > 0, m.labels == 2)
+    count = int(grains.max())
+    assert np.array_equal(np.unique(grains[grains > 0]), np.arange(1, count + 1))
+    assert np.array_equal(split_grains(grains), grains)  # nothing left to split
+    pieces, n_pieces = ndimage.label(grains > 0)  # LLZO clusters: each holds whole grains
+    assert n_pieces <= count
+    mean_d = (6 / math.pi * np.count_nonzero(grains) / count) ** (1 / 3)
+    assert mean_d == pytest.approx(d, rel=0.05)
+    assert measure_morphology(m, thickness=False).grains["mean_diameter_m"] == pytest.approx(mean_d * 1e-6)
+
+
+def test_split_grains_wraps_on_periodic_axes():
+    grains = np.zeros((6, 6, 6), np.int32)
+    grains[:, :, :2] = 1
+    grains[:, :, 4:] = 1  # one id, two slabs: two grains, or one across the wrapped face
+    grains[:, :, 3] = 2
+    from microsim.generate import split_grains
+
+    assert split_grains(grains).max() == 3
+    assert split_grains(grains, periodic=(False, False, True)).max() == 2
+    assert split_grains(grains, periodic=(True, True, False)).max() == 3
+
+
+@pytest.mark.parametrize("options", [{"gradient": Gradient("CAM", (0.6, 0.4))}, {"separator": 4e-6}])
+def test_periodic_with_gradient_or_separator_names_axis_0(options, caplog):
+    with caplog.at_level("WARNING", logger="microsim.generate"):
+        generate((24, 24, 24), {"CAM": 0.5, "LLZO": 0.5}, 2e-6, voxel_size=1e-6, periodic=True, seed=1, **options)
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "axis 0 does not wrap" in record.getMessage() and "axes 1 and 2" in record.getMessage()
+
+
+def test_cli_periodic_with_separator_says_axis_0_is_not_periodic(tmp_path, capsys):
+    from microsim.cli import main
+
+    argv = ["generate", "--shape", "24,16,16", "--voxel-size", "1um", "--fractions", "CAM=0.4", "--radius", "2um",
+            "--separator", "4um", "--periodic", "--seed", "1", "-o", str(tmp_path / "g.npz")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "periodic: axis 0 does not wrap (a separator runs along it)" in err

@@ -167,3 +167,89 @@ def test_an_uncompressed_label_tiff_is_read_as_a_memory_map(tmp_path):
     # a crop of a mapped file is read into memory (only the crop)
     cropped = load_microstructure(tmp_path / "lFalse.tif", crop=(slice(0, 4), slice(None), slice(None)))
     assert cropped.shape == (4, 10, 8) and not _is_mapped(cropped.labels)
+
+
+# -- issue 23: import that never guesses -------------------------------------------------
+def test_imagej_stack_without_spacing_is_one_unit_deep_and_says_so(tmp_path, caplog):
+    # a Fiji stack of 1 µm slices at 0.2 µm pixels: ImageJ writes no spacing for a
+    # slice depth of 1 unit; before issue 23 the slice depth was taken as the x pixel
+    data = np.zeros((4, 5, 6), np.uint8)
+    pixel = 0.2
+    tifffile.imwrite(tmp_path / "fiji.tif", data, imagej=True, resolution=(1 / pixel, 1 / pixel),
+                     metadata={"unit": "um", "axes": "ZYX"})
+    with tifffile.TiffFile(tmp_path / "fiji.tif") as tif:
+        assert "spacing" not in tif.imagej_metadata
+    with caplog.at_level("WARNING", logger="microsim.reading"):
+        size = read_volume(tmp_path / "fiji.tif").voxel_size
+    assert size == pytest.approx((1e-6, pixel * 1e-6, pixel * 1e-6))
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "without a slice spacing" in record.getMessage() and "1 um" in record.getMessage()
+
+
+@pytest.mark.parametrize("axes, shape, named", [("TYX", (4, 5, 6), "T"), ("TZYX", (3, 1, 5, 6), "T"),
+                                                 ("CYX", (2, 5, 6), None)])
+def test_time_series_and_other_non_spatial_axes_are_refused(tmp_path, axes, shape, named):
+    tifffile.imwrite(tmp_path / "t.tif", np.zeros(shape, np.uint8), imagej=True, metadata={"axes": axes})
+    with tifffile.TiffFile(tmp_path / "t.tif") as tif:
+        assert named is None or named in tif.series[0].axes
+    with pytest.raises(InvalidInputError, match=f"non-spatial axis {named}" if named else "colour channels"):
+        read_volume(tmp_path / "t.tif")
+
+
+def test_a_singleton_time_axis_is_fine(tmp_path):
+    tifffile.imwrite(tmp_path / "z.tif", np.zeros((1, 4, 5, 6), np.uint8), imagej=True, metadata={"axes": "TZYX"})
+    assert read_volume(tmp_path / "z.tif").data.shape == (4, 5, 6)
+
+
+def _every_input_kind(tmp_path, data):
+    tifffile.imwrite(tmp_path / "s.tif", data, photometric="minisblack")
+    np.save(tmp_path / "s.npy", data)
+    np.savez(tmp_path / "s.npz", data)
+    (tmp_path / "slices").mkdir()
+    for k, image in enumerate(data):
+        tifffile.imwrite(tmp_path / "slices" / f"z{k}.tif", image)
+    return [tmp_path / "s.tif", tmp_path / "s.npy", tmp_path / "s.npz", tmp_path / "slices"]
+
+
+@pytest.mark.parametrize("text", ["35:45,5:30,", "0:10,5:30,", "0:10,,8:12", "40:,,", ",,10:", "0:4,20:,"])
+def test_a_crop_outside_the_volume_is_an_error_for_every_input_kind(tmp_path, text):
+    # 40 x 20 x 10: each range reaches past the end of one axis (the first one of the
+    # issue, 35:45,5:30, was clipped to 5 x 15 slices)
+    data = np.arange(40 * 20 * 10, dtype=np.uint16).reshape(40, 20, 10)
+    crop = parse_crop(text)
+    axis = next(a for a, (s, n) in enumerate(zip(crop, data.shape))
+                if (s.stop is not None and s.stop > n) or (s.start is not None and s.start >= n))
+    for path in _every_input_kind(tmp_path, data):
+        with pytest.raises(InvalidInputError, match=f"of axis {axis} lies outside the volume"):
+            read_volume(path, crop=crop)
+    inside = read_volume(tmp_path / "slices", crop=parse_crop("5:9,2:20,0:10")).data
+    assert np.array_equal(inside, data[5:9, 2:20, 0:10])
+
+
+def test_negative_crop_bounds_are_refused(tmp_path, capsys):
+    from microsim.cli import main
+    from microsim.reading import check_crop
+
+    with pytest.raises(InvalidInputError, match=">= 0"):
+        check_crop(parse_crop("-5:,,"))
+    path = _every_input_kind(tmp_path, np.zeros((6, 6, 6), np.uint8))[0]
+    for text in ("-5:,,", "35:45,5:30,"):
+        assert main(["-q", "analyze", str(path), "--voxel-size", "1um", "--sigma", "CAM=1S/m", "--crop", text]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("microsim: error: ") and "crop" in err[0]
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_labels_and_grey_values_downsample_to_the_same_whole_blocks(factor, caplog):
+    shape = (11, 9, 8)
+    data = np.arange(np.prod(shape), dtype=np.uint16).reshape(shape)
+    whole = tuple(n // factor for n in shape)
+    with caplog.at_level("INFO", logger="microsim.reading"):
+        labels = downsample(data, factor, labels=True)
+        grey = downsample(data, factor, labels=False)
+    assert labels.shape == grey.shape == whole
+    assert np.array_equal(labels, data[: whole[0] * factor:factor, : whole[1] * factor:factor, : whole[2] * factor:factor])
+    last = tuple(slice((k - 1) * factor, k * factor) for k in whole)
+    assert grey[-1, -1, -1] == pytest.approx(data[last].mean())
+    kept = "x".join(str(k * factor) for k in whole)
+    assert any(kept in r.getMessage() and "whole blocks" in r.getMessage() for r in caplog.records)
