@@ -393,8 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     cell.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     study = sub.add_parser("cell-study", parents=[quiet],
-                           help="Fig. 9-style studies: sensitivity, development path, Ragone (CSV + PNG)")
-    study.add_argument("study", choices=["sensitivity", "path", "ragone", "all"])
+                           help="Fig. 8/9-style studies: sensitivity, development path, Ragone, "
+                                "theoretical energy (CSV + PNG)")
+    study.add_argument("study", choices=["sensitivity", "path", "ragone", "theoretical", "all"])
     study.add_argument("--out", type=PATH, default="microsim-cell-study", help="output folder")
     study.add_argument("--protocol", choices=["discharge", "charge-discharge"], default="discharge")
     study.add_argument("--no-plot", action="store_true", help="CSV only")

@@ -71,6 +71,13 @@ MATERIALS = {
     # over the window.
     "LCO": Material("LCO", 5060.0, 136.1 * C_PER_KG_PER_MAH_PER_G, 97.87e-3, 3.95, "LCO",
                     "Ramadass et al., J. Electrochem. Soc. 151 (2004) A196 (OCV); crystal density 5.06 g/cm3"),
+    # LiNi0.6Mn0.2Co0.2O2 (no OCV fit here: theoretical studies only). 187 mAh/g between
+    # 3.0 and 4.3 V at 0.1C and a mean discharge voltage of 3.8 V (Noh, Youn, Yoon, Sun,
+    # J. Power Sources 233 (2013) 121, doi:10.1016/j.jpowsour.2013.01.063); density: the
+    # X-ray density of the R-3m cell, a = 2.868 A, c = 14.21 A, Z = 3, M = 96.93 g/mol:
+    # 4.77 g/cm^3.
+    "NMC622": Material("NMC622", 4770.0, 187.0 * C_PER_KG_PER_MAH_PER_G, 96.93e-3, 3.8, "",
+                       "Noh et al., J. Power Sources 233 (2013) 121 (capacity, voltage); X-ray density"),
     "LLZO": Material("LLZO", 5077.0, source=_PAPER),
     "Li": Material("Li", 534.0, 3861.3 * C_PER_KG_PER_MAH_PER_G, 6.941e-3, source=_PAPER),
     # current-collector foils (only with the current-collector accounting option)

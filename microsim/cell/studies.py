@@ -21,6 +21,7 @@ import numpy as np
 
 from microsim.cell.p2d import Grid, simulate
 from microsim.cell.parameters import CellParameters, improved, state_of_the_art
+from microsim.cell.theoretical import plot_theoretical, theoretical
 from microsim.export.plots import pyplot, save_png
 
 log = logging.getLogger(__name__)
@@ -216,4 +217,5 @@ STUDIES = {
     "sensitivity": (sensitivity, plot_sensitivity),
     "path": (development_path, plot_development_path),
     "ragone": (ragone, plot_ragone),
+    "theoretical": (theoretical, plot_theoretical),
 }
