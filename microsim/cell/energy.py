@@ -5,7 +5,9 @@ Default accounting (the one that reproduces the reference paper's 519 Wh/kg at
 pores weightless) and the dense SE separator; the lithium is inside the CAM as built
 (anode-free), no current collectors. Options add a Li-metal excess (a multiple of the
 cathode capacity) and Al/Cu current-collector foils. Every result carries the
-accounting it used as text.
+accounting it used as text. :func:`composite_stack` builds the stack from materials
+directly (any active material, additives such as carbon; the theoretical study of
+:mod:`microsim.cell.theoretical`), :func:`cell_stack` from a :class:`CellParameters`.
 """
 
 from __future__ import annotations
