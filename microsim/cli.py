@@ -420,8 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     cell.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     study = sub.add_parser("cell-study", parents=[quiet],
-                           help="Fig. 9-style studies: sensitivity, development path, Ragone (CSV + PNG)")
-    study.add_argument("study", choices=["sensitivity", "path", "ragone", "temperature", "all"])
+                           help="Fig. 8/9-style studies: sensitivity, development path, Ragone, temperature, "
+                                "theoretical energy (CSV + PNG)")
+    study.add_argument("study", choices=["sensitivity", "path", "ragone", "temperature", "theoretical", "all"])
     study.add_argument("--temperature", type=_type(_temperatures, "temperatures"), metavar="T,...",
                        help="the temperature study's temperatures with their unit, e.g. 25C,60C,100C "
                             "(default 25, 40, 60, 80, 100 °C); the other studies run at the sets' 25 °C")

@@ -5,17 +5,20 @@ Default accounting (the one that reproduces the reference paper's 519 Wh/kg at
 pores weightless) and the dense SE separator; the lithium is inside the CAM as built
 (anode-free), no current collectors. Options add a Li-metal excess (a multiple of the
 cathode capacity) and Al/Cu current-collector foils. Every result carries the
-accounting it used as text.
+accounting it used as text. :func:`composite_stack` builds the stack from materials
+directly (any active material, additives such as carbon; the theoretical study of
+:mod:`microsim.cell.theoretical`), :func:`cell_stack` from a :class:`CellParameters`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from microsim.cell.ocv import get_ocv
-from microsim.cell.parameters import CellParameters, get_material
+from microsim.cell.parameters import CellParameters, Material, get_material
 from microsim.constants import J_PER_WH, mAh_per_cm2
 
 
@@ -31,32 +34,90 @@ class Stack:
     accounting: str
 
 
-def cell_stack(p: CellParameters) -> Stack:
-    """Areal capacity, mass and thickness of the stack under ``p``'s accounting options."""
-    cam, se, li = get_material(p.cam), get_material(p.electrolyte), get_material("Li")
-    capacity = p.eps_CAM * p.L_cat * cam.volumetric_capacity
+def composite_stack(
+    cam: Material,
+    electrolyte: Material,
+    *,
+    eps_CAM: float,
+    eps_SE: float,
+    L_cat: float,
+    L_sep: float,
+    additives: Sequence[tuple[Material, float]] = (),
+    li_excess: float = 0.0,
+    plated_li: bool = False,
+    current_collectors: bool = False,
+    L_cc_Al: float = 10e-6,
+    L_cc_Cu: float = 6e-6,
+) -> Stack:
+    """Areal capacity, mass and thickness of Li | SE separator | composite cathode.
+
+    Parameters
+    ----------
+    cam, electrolyte : Material
+        The active material as built (its lithiated, discharged phase: the Li is inside
+        it) and the solid electrolyte of the cathode and the separator.
+    eps_CAM, eps_SE : float
+        Their volume fractions in the cathode.
+    L_cat, L_sep : float [m]
+        Cathode and separator thickness.
+    additives : sequence of (Material, float)
+        Further solid phases in the cathode and their volume fractions (e.g. a
+        conductive carbon): mass, no capacity.
+    li_excess : float
+        Li metal on the anode as a multiple of the cathode capacity (mass and volume).
+    plated_li : bool
+        Count the volume of the Li metal that a full charge plates on the anode,
+        ``Q / (q_Li rho_Li)`` (the charged state of an anode-free cell); its mass is
+        already inside the CAM, so only the thickness grows.
+    current_collectors : bool
+        Count an Al foil (``L_cc_Al`` [m]) and a Cu foil (``L_cc_Cu`` [m]).
+
+    Notes
+    -----
+    ``Q = eps_CAM L_cat rho_CAM q_CAM``; mass: CAM, SE and additives of the cathode
+    (pores weightless), the dense SE separator, then the options; thickness
+    ``L_cat + L_sep`` plus the options.
+    """
+    li = get_material("Li")
+    capacity = eps_CAM * L_cat * cam.volumetric_capacity
     parts = {
-        f"{p.cam} (cathode)": p.eps_CAM * p.L_cat * cam.density,
-        f"{p.electrolyte} (cathode)": p.eps_SE * p.L_cat * se.density,
-        f"{p.electrolyte} (separator)": p.L_sep * se.density,
+        f"{cam.name} (cathode)": eps_CAM * L_cat * cam.density,
+        f"{electrolyte.name} (cathode)": eps_SE * L_cat * electrolyte.density,
     }
-    thickness = p.L_cat + p.L_sep
-    text = [f"cathode ({p.cam} + {p.electrolyte}, pores weightless) + {p.electrolyte} separator"]
-    if p.li_excess > 0:
-        li_mass = p.li_excess * capacity / li.specific_capacity
+    for material, fraction in additives:
+        parts[f"{material.name} (cathode)"] = fraction * L_cat * material.density
+    parts[f"{electrolyte.name} (separator)"] = L_sep * electrolyte.density
+    thickness = L_cat + L_sep
+    solids = " + ".join([cam.name, electrolyte.name, *(m.name for m, _ in additives)])
+    text = [f"cathode ({solids}, pores weightless) + {electrolyte.name} separator"]
+    if li_excess > 0:
+        li_mass = li_excess * capacity / li.specific_capacity
         parts["Li metal (excess)"] = li_mass
         thickness += li_mass / li.density
-        text.append(f"Li metal excess {p.li_excess:g} x the cathode capacity")
+        text.append(f"Li metal excess {li_excess:g} x the cathode capacity")
     else:
         text.append("Li counted inside the CAM (anode-free as built)")
-    if p.current_collectors:
-        for foil, length in (("Al", p.L_cc_Al), ("Cu", p.L_cc_Cu)):
+    if plated_li:
+        thickness += capacity / li.specific_capacity / li.density
+        text.append("volume of the Li metal plated on charge counted")
+    if current_collectors:
+        for foil, length in (("Al", L_cc_Al), ("Cu", L_cc_Cu)):
             parts[f"{foil} current collector"] = length * get_material(foil).density
             thickness += length
-        text.append(f"Al {p.L_cc_Al * 1e6:g} um + Cu {p.L_cc_Cu * 1e6:g} um current collectors")
+        text.append(f"Al {L_cc_Al * 1e6:g} um + Cu {L_cc_Cu * 1e6:g} um current collectors")
     else:
         text.append("no current collectors")
     return Stack(capacity, sum(parts.values()), thickness, parts, "; ".join(text))
+
+
+def cell_stack(p: CellParameters) -> Stack:
+    """Areal capacity, mass and thickness of the stack under ``p``'s accounting options
+    (:func:`composite_stack` with ``p``'s materials, fractions and thicknesses)."""
+    return composite_stack(
+        get_material(p.cam), get_material(p.electrolyte), eps_CAM=p.eps_CAM, eps_SE=p.eps_SE, L_cat=p.L_cat,
+        L_sep=p.L_sep, li_excess=p.li_excess, current_collectors=p.current_collectors, L_cc_Al=p.L_cc_Al,
+        L_cc_Cu=p.L_cc_Cu,
+    )
 
 
 @dataclass(frozen=True)
@@ -95,8 +156,12 @@ def theoretical_energy(p: CellParameters) -> TheoreticalEnergy:
     >>> round(theoretical_energy(improved()).specific_energy_Wh_per_kg)
     519
     """
-    stack = cell_stack(p)
-    voltage = get_material(p.cam).nominal_voltage
+    return stack_energy(cell_stack(p), get_material(p.cam).nominal_voltage)
+
+
+def stack_energy(stack: Stack, voltage: float) -> TheoreticalEnergy:
+    """Theoretical figures of ``stack``: its full capacity at ``voltage`` [V], over its
+    mass [Wh/kg] and its thickness [Wh/L]."""
     energy = stack.capacity * voltage  # J/m^2
     return TheoreticalEnergy(
         capacity_C_per_m2=stack.capacity,

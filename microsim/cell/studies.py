@@ -26,6 +26,7 @@ from microsim.cell.p2d import Grid, simulate
 from microsim.cell.parameters import CellParameters, improved, state_of_the_art
 from microsim.errors import InvalidInputError
 from microsim.cell.parameters import celsius  # the temperature study
+from microsim.cell.theoretical import plot_theoretical, theoretical
 from microsim.export.plots import pyplot, save_png
 
 log = logging.getLogger(__name__)
@@ -408,6 +409,7 @@ STUDIES = {
     "sensitivity": (sensitivity, plot_sensitivity),
     "path": (development_path, plot_development_path),
     "ragone": (ragone, plot_ragone),
+    "theoretical": (theoretical, plot_theoretical),
 }
 
 
