@@ -38,6 +38,8 @@ _DIFFUSIVITY_UNITS = _per({f"{u}2": f * f for u, f in _LENGTH_UNITS.items() if u
 _RESISTANCE_AREA_UNITS = {
     f"{r}{a}": f * g for ohm in ("Ω", "ohm", "Ohm") for r, f in _prefixed(ohm).items() for a, g in _AREAS.items()
 }
+_AREA_CAPACITANCE_UNITS = _per(_prefixed("F"), _AREAS)
+_FREQUENCY_UNITS = _prefixed("Hz")
 _KINDS = {  # what the unit tables hold, for the messages: the kind, its base forms, an example
     "length": (_LENGTH_UNITS, "m (with a prefix: nm, µm or um, mm, ...), cm, micron, Å", "0.4um"),
     "conductivity": (_CONDUCTIVITY_UNITS, "S/m, S/cm, S/mm (with a prefix: mS/cm, µS/cm, kS/m, MS/m, ...)",
@@ -47,6 +49,9 @@ _KINDS = {  # what the unit tables hold, for the messages: the kind, its base fo
     "current density": (_CURRENT_DENSITY_UNITS, "A/m2, A/cm2 (with a prefix: mA/cm2, µA/cm2, kA/m2, ...)",
                         "1mA/cm2"),
     "diffusivity": (_DIFFUSIVITY_UNITS, "m2/s, cm2/s (or mm2/s, µm2/s, nm2/s)", "2.5e-11cm2/s"),
+    "area capacitance": (_AREA_CAPACITANCE_UNITS, "F/m2, F/cm2 (with a prefix: µF/cm2 or uF/cm2, nF/cm2, mF/m2, ...)",
+                         "1uF/cm2"),
+    "frequency": (_FREQUENCY_UNITS, "Hz (with a prefix: mHz, kHz, MHz, ...)", "10kHz"),
 }
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 _METADATA_LENGTHS = {  # image metadata spell lengths freely; compared in lower case
@@ -158,3 +163,25 @@ def parse_current_density(text: str) -> float:
 def parse_diffusivity(text: str) -> float:
     """Parse a diffusion coefficient such as ``"2.54e-11cm2/s"`` into m²/s (> 0)."""
     return _parse(text, "diffusivity", positive=True)
+
+
+def parse_area_capacitance(text: str) -> float:
+    """Parse a capacitance per area such as ``"1uF/cm2"`` or ``"2 nF/cm²"`` into F/m² (> 0).
+
+    Examples
+    --------
+    >>> round(parse_area_capacitance("10uF/cm2"), 12), parse_area_capacitance("0.5F/m2")
+    (0.1, 0.5)
+    """
+    return _parse(text, "area capacitance", positive=True)
+
+
+def parse_frequency(text: str) -> float:
+    """Parse a frequency such as ``"10kHz"`` or ``"1 mHz"`` into Hz (> 0); ``MHz`` is mega, ``mHz`` milli.
+
+    Examples
+    --------
+    >>> parse_frequency("1MHz"), parse_frequency("1mHz")
+    (1000000.0, 0.001)
+    """
+    return _parse(text, "frequency", positive=True)
