@@ -40,15 +40,17 @@ Measured on 16³ voxels (80 % LLZO in 98 grains, σ = 0.5 mS/cm, ε_r = 60, C_GB
 2 heavily shared cores), GMRES iterations per frequency (all refinement rounds):
 
 * 1 mHz–100 MHz at 5 a decade (56 frequencies), R_GB = 1 Ω·cm²: AMG of ``K_r + K_i``
-  9–28 iterations, one hierarchy for all 56, 14 s in all; sparse LU (SuperLU) per
+  9–28 iterations, one hierarchy for all 56, 12 s in all; sparse LU (SuperLU) per
   frequency 207 s, the same Z to 9e-11;
-* 1 kHz–100 MHz, R_GB = 100 Ω·cm², a decade apart: AMG of ``K_r + K_i`` 58, 75, 51, 16,
-  11, 12; AMG of ``K_r`` alone 66, 59, 56, 16, 11, 15 — no better or worse while the
+* 1 kHz–100 MHz, R_GB = 100 Ω·cm², a decade apart: AMG of ``K_r + K_i`` 58, 73, 46, 17,
+  11, 13; AMG of ``K_r`` alone 66, 59, 56, 16, 11, 15 — no better or worse while the
   electrodes conduct;
-* blocking electrodes, 1 mHz–100 MHz, 7 frequencies: ``K_r + K_i`` 13.9 s, ``K_r``
-  alone 23.6 s (at low ω ``K_r`` has no Dirichlet rows left and its hierarchy is nearly
-  singular; ``K_r + K_i`` keeps the electrode capacitance on the diagonal). Below
-  1 Hz the nearly floating potential still costs ~100 iterations a frequency.
+* blocking electrodes, 1 mHz–100 MHz, 7 frequencies: ``K_r + K_i`` 6.8 s (34–58
+  iterations below 1 kHz), ``K_r`` alone 23.6 s (at low ω ``K_r`` has no Dirichlet rows
+  left and its hierarchy is nearly singular; ``K_r + K_i`` keeps the electrode
+  capacitance on the diagonal). The hierarchy is built in double precision: in single
+  precision the electrode's 1e-9 share of the diagonal is lost on the coarse levels and
+  a 12³ cathode behind blocking electrodes took 2345 iterations at 1 mHz (55 in double).
 
 So AMG of ``K_r + K_i`` is the default, and ``solver="direct"`` the reference. A
 balanced-current refinement (residual in extended precision, GMRES on the correction)
@@ -467,10 +469,11 @@ def impedance_spectrum(
             g = face_area / z
             np.add.at(diagonal, rows, g)
             ends.append((rows, g))
+        faces_only = matrix
         matrix = (matrix + sp.diags(diagonal)).tocsr()
         rhs = np.zeros(matrix.shape[0], complex)
         np.add.at(rhs, ends[0][0], ends[0][1])
-        return matrix, rhs, ends, y
+        return matrix, rhs, ends, y, faces_only, diagonal
 
     def check(x, ends, y):
         (rows_in, g_in), (rows_out, g_out) = ends
@@ -488,9 +491,9 @@ def impedance_spectrum(
             worst = max(worst, float(np.max(np.abs(planes - i_out), initial=0.0)))
         if i_out == 0:
             return math.inf, complex(math.inf)
-        return worst / abs(i_out), area / i_out
+        return worst / abs(i_out), complex(area / i_out)
 
-    amg = AMGSolver(theta=0.01)
+    amg = AMGSolver(theta=0.01, float32=False)
     state = {"apply": None, "first": None, "setups": 0}
 
     def preconditioner(matrix):
@@ -503,16 +506,27 @@ def impedance_spectrum(
         return spla.LinearOperator(matrix.shape, matvec=lambda r: apply(r.real) + 1j * apply(r.imag), dtype=complex)
 
     def solve_one(omega: float, x0):
-        matrix, rhs, ends, y = system(omega)
+        matrix, rhs, ends, y, faces_only, dirichlet = system(omega)
         if solve_kind == "direct":
             lu = spla.splu(sp.csc_matrix(matrix))
             correction = lu.solve
-        wide = sp.csr_matrix((matrix.data.astype(np.clongdouble), matrix.indices, matrix.indptr), shape=matrix.shape)
+        # the residual face by face in extended precision, K x = Σ_j y_ij (x_i - x_j) + y_b,i x_i:
+        # in double the diagonal of a blocking electrode at 1 mHz (y_b 1e-9 of the faces') would
+        # carry rounding leaks of 1e-7 y_b per row
+        off = sp.csr_matrix((faces_only.data.astype(np.clongdouble), faces_only.indices, faces_only.indptr),
+                            shape=faces_only.shape)
+        off.setdiag(0)
+        off.eliminate_zeros()
+        row_sum = -np.asarray(off.sum(axis=1)).ravel().astype(np.clongdouble) + dirichlet.astype(np.clongdouble)
+
+        def apply_wide(v):
+            return row_sum * v + off @ v
+
         x = np.zeros(rhs.shape, np.clongdouble) if x0 is None else np.asarray(x0, np.clongdouble)
         norm_b = float(np.linalg.norm(rhs))
         tol, previous, used, best, stalled = rtol, None, 0, math.inf, 0
         while True:
-            residual = (rhs - wide @ x).astype(complex)
+            residual = (rhs - apply_wide(x)).astype(complex)
             norm_r = float(np.linalg.norm(residual))
             if norm_r > tol * norm_b:
                 if solve_kind == "direct":
@@ -532,11 +546,12 @@ def impedance_spectrum(
                     elif count[0] > 3 * state["first"]:
                         state["apply"] = None  # rebuilt for the next correction
                 x = x + dx.astype(np.clongdouble)
-            x64 = x.astype(complex)
-            balance, z = check(x64, ends, y)
+            # the currents in extended precision too: behind blocking electrodes at low ω the
+            # potential floats at ~0.5 V with drops 1e-8 of that across the bulk
+            balance, z = check(x, ends, y)
             moved = math.inf if previous is None else abs(z - previous) / max(abs(z), 1e-300)
             if balance <= balance_tolerance and moved <= balance_tolerance:
-                return x64, z, used, balance
+                return x.astype(complex), z, used, balance
             stalled = 0 if balance < 0.5 * best else stalled + 1
             best = min(best, balance)
             if tol <= RTOL_FLOOR or stalled >= 3 or not math.isfinite(balance):
