@@ -596,6 +596,11 @@ def _analysed(result: ImpedanceResult, table, epsilon, micro, gb_labels, ct) -> 
     fit = kk = drt = None
     try:
         kk = kramers_kronig(result.frequencies, result.impedance, capacitance=blocking)
+        f = result.frequencies
+        decades = math.log10(f.max() / f.min())
+        if decades > 0 and (f.size - 1) / decades < 5:
+            notes.append(f"{(f.size - 1) / decades:.2g} frequencies a decade: the Kramers-Kronig residuals "
+                         "resolve ideal arcs from about 5 a decade")
     except InvalidInputError as exc:
         notes.append(f"Kramers-Kronig check skipped: {exc}")
     try:
