@@ -615,22 +615,25 @@ def _analysed(result: ImpedanceResult, table, epsilon, micro, gb_labels, ct) -> 
     return dataclasses.replace(result, fit=fit, kramers_kronig=kk, relaxation_times=drt, note=note)
 
 
-def spectrum(micro: Microstructure, conductivities, frequencies=(1.0, 1e8, 5), **options) -> ImpedanceResult:
-    """The impedance spectrum of ``micro`` with its analyses: :func:`impedance_spectrum`, whose
-    ``frequencies`` may also be given as ``(f_min, f_max, per_decade)`` [Hz, Hz, 1]
-    (:func:`frequency_grid`) when it is a tuple of three.
+def spectrum(micro: Microstructure, conductivities, frequencies=None, *, f_min: float = 1.0, f_max: float = 1e8,
+             per_decade: float = 5, **options) -> ImpedanceResult:
+    """The impedance spectrum of ``micro`` with its analyses (:func:`impedance_spectrum`).
+
+    ``frequencies`` [Hz] as given, or (None) log-spaced from ``f_min`` to ``f_max`` [Hz] with
+    ``per_decade`` a decade (:func:`frequency_grid`; default 1 Hz to 100 MHz at 5).
 
     Examples
     --------
     >>> import numpy as np
     >>> from microsim import Microstructure
     >>> m = Microstructure(np.full((4, 2, 2), 2, np.uint8), 1e-6)
-    >>> r = spectrum(m, {"LLZO": 1.0}, (1e9, 1e11, 1), permittivity={"LLZO": 60.0}, analyse=False)
-    >>> bool(r.impedance[0].imag < 0)  # a capacitive arc
-    True
+    >>> r = spectrum(m, {"LLZO": 1.0}, f_min=1e9, f_max=1e11, per_decade=1, permittivity={"LLZO": 60.0},
+    ...              analyse=False)
+    >>> r.frequencies.size, bool(np.all(r.impedance.imag < 0))  # a capacitive arc
+    (3, True)
     """
-    if isinstance(frequencies, tuple) and len(frequencies) == 3:
-        frequencies = frequency_grid(*frequencies)
+    if frequencies is None:
+        frequencies = frequency_grid(f_min, f_max, per_decade)
     return impedance_spectrum(micro, conductivities, frequencies, **options)
 
 
