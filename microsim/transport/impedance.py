@@ -459,6 +459,8 @@ def impedance_spectrum(
         gb = {label: r / (1 + 1j * omega * r * c) for label, (r, c) in gb_labels.items()}
         y = _face_admittances(faces, omega, sigma_star, gb, pair, 0 if ct is None else ct.impedance(omega))
         k_r, k_i = _laplacian(faces, [w.real for w in y]), _laplacian(faces, [w.imag for w in y])
+        if not (np.array_equal(k_r.indptr, k_i.indptr) and np.array_equal(k_r.indices, k_i.indices)):
+            raise RuntimeError("the real and imaginary parts were assembled with different patterns")
         matrix = sp.csr_matrix((k_r.data + 1j * k_i.data, k_r.indices, k_r.indptr), shape=k_r.shape)
         ends = []
         diagonal = np.zeros(matrix.shape[0], complex)
