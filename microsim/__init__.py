@@ -30,11 +30,14 @@ from microsim.transport import (
     solve_transport,
     tortuosity_factor,
 )
+from microsim.transport.impedance import ChargeTransfer, ImpedanceResult, spectrum
 
 __all__ = [
+    "ChargeTransfer",
     "DEFAULT_PHASES",
     "ConvergenceError",
     "Gradient",
+    "ImpedanceResult",
     "InputFileError",
     "InvalidInputError",
     "InvalidMicrostructureError",
@@ -54,5 +57,6 @@ __all__ = [
     "measure_morphology",
     "save_microstructure",
     "solve_transport",
+    "spectrum",
     "tortuosity_factor",
 ]

@@ -466,6 +466,44 @@ def build_parser() -> argparse.ArgumentParser:
     rev.add_argument("--json", type=PATH, metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
     rev.add_argument("--force", action="store_true", help="overwrite existing output files")
 
+    eis = sub.add_parser("eis", parents=[quiet],
+                         help="impedance spectrum of a labelled volume: bulk R||C, grain boundaries R_GB||C_GB, "
+                              "CAM|SE faces R_SP + R_CT||C_dl; Nyquist and Bode plots, circuit fit, DRT")
+    eis.add_argument("input", type=PATH, help="labelled volume: .tif/.tiff, slice folder, .npy or .npz")
+    eis.add_argument("--phases", type=PHASES, help="label table, e.g. 0=pore,1=CAM,2=LLZO")
+    _add_import_options(eis)
+    _merged(eis, "--sigma", parse=_conductivity, metavar="PHASE=VALUE",
+            help="bulk conductivity of each conducting phase, e.g. LLZO=8e-4S/cm (repeatable; required)")
+    _merged(eis, "--permittivity", parse=_permittivity, metavar="PHASE=EPS_R",
+            help="relative permittivity of a phase's bulk, e.g. LLZO=60 (default 1)")
+    eis.add_argument("--axis", type=int, choices=[0, 1, 2], default=0,
+                     help="axis from the first (separator) to the last (collector) face (default 0)")
+    eis.add_argument("--periodic", action="store_true", help="periodic side faces instead of zero flux")
+    _merged(eis, "--gb-resistance", parse=units.parse_area_resistance, metavar="PHASE=VALUE",
+            help="grain-boundary resistance, e.g. LLZO=10ohmcm2 (needs grain ids in the input)")
+    _merged(eis, "--gb-capacitance", parse=units.parse_area_capacitance, metavar="PHASE=VALUE",
+            help="grain-boundary capacitance in parallel with its --gb-resistance, e.g. LLZO=1uF/cm2")
+    eis.add_argument("--rct", type=AREA_RESISTANCE,
+                     help="a composite cathode: charge-transfer resistance at every CAM|SE face, e.g. 150ohmcm2 "
+                          "(ions enter the SE at the first face, electrons leave the CAM at the last)")
+    eis.add_argument("--rsp", type=AREA_RESISTANCE, default=0.0, help="resistive interphase in series with --rct")
+    eis.add_argument("--cdl", type=AREA_CAPACITANCE, help="double-layer capacitance parallel to --rct, e.g. 10uF/cm2")
+    eis.add_argument("--se", default="LLZO", help="electrolyte phase of --rct (default LLZO)")
+    eis.add_argument("--cam", default="CAM", help="active-material phase of --rct (default CAM)")
+    eis.add_argument("--electrodes", choices=["reversible", "blocking"], default="reversible",
+                     help="reversible (the faces conduct; default) or blocking (a capacitance in series)")
+    eis.add_argument("--electrode-capacitance", type=AREA_CAPACITANCE, default=0.1,
+                     help="capacitance of a blocking electrode (default 10uF/cm2)")
+    eis.add_argument("--frequencies", type=FREQUENCIES, default="1:1e8:5", metavar="FMIN:FMAX:PER_DECADE",
+                     help="log-spaced frequencies in Hz, e.g. 1:1e8:5 (default) or 1mHz:100MHz:5")
+    eis.add_argument("--solver", choices=["pyamg", "direct"], default="pyamg",
+                     help="GMRES with AMG (default) or sparse LU per frequency (small volumes)")
+    eis.add_argument("--no-fit", action="store_true", help="skip the circuit fit, Kramers-Kronig check and DRT")
+    eis.add_argument("--json", type=PATH, metavar="PATH|-", help="write the JSON result to PATH, or to stdout with -")
+    eis.add_argument("--csv", type=PATH, help="write the spectrum as CSV")
+    eis.add_argument("--png", type=PATH, help="write Nyquist and Bode plots as PNG")
+    eis.add_argument("--force", action="store_true", help="overwrite existing output files")
+
     demo = sub.add_parser("demo", parents=[quiet],
                           help="the whole way on built-in data: a generated NMC811/LLZO composite to Wh/kg, "
                                "and the bundled real CT crop through transport")
@@ -933,6 +971,103 @@ def _study(args) -> int:
     return 1 if rows and failed == len(rows) else 0
 
 
+def _permittivity(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise InvalidInputError(f"a relative permittivity must be > 0, got {text!r}")
+    return value
+
+
+def _frequency(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        return units.parse_frequency(text)
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInputError(f"a frequency must be finite and > 0 Hz, got {text!r}")
+    return value
+
+
+def _frequencies(text: str):
+    from microsim.transport.impedance import frequency_grid
+
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise InvalidInputError(f"--frequencies expects FMIN:FMAX:PER_DECADE, e.g. 1:1e8:5, got {text!r}")
+    f_min, f_max = _frequency(parts[0]), _frequency(parts[1])
+    per_decade = _number(parts[2])
+    if f_max < f_min:
+        raise InvalidInputError(f"--frequencies runs from low to high: {parts[0]} is above {parts[1]}")
+    if per_decade <= 0:
+        raise InvalidInputError(f"--frequencies needs > 0 frequencies a decade, got {parts[2]!r}")
+    return frequency_grid(f_min, f_max, per_decade)
+
+
+AREA_CAPACITANCE = _type(units.parse_area_capacitance, "area capacitance")
+FREQUENCIES = _type(_frequencies, "frequencies")
+
+
+def _eis(args) -> int:
+    from microsim.export import check_outputs, report_json, software_versions, write_csv, write_report
+    from microsim.export.plots import write_impedance_png
+    from microsim.pipeline import load, to_microstructure
+    from microsim.transport.impedance import ChargeTransfer, spectrum
+
+    check_outputs([args.json, args.csv, args.png], inputs=[args.input], force=args.force)  # before any work
+    if not args.sigma:
+        raise InvalidInputError("--sigma is needed: the conductivity of each conducting phase, e.g. --sigma LLZO=8e-4S/cm")
+    if args.rct is None:
+        for flag, value in (("--cdl", args.cdl), ("--rsp", args.rsp or None)):
+            if value is not None:
+                raise InvalidInputError(f"{flag} belongs to the CAM|SE interface: give --rct with it")
+    frequencies = args.frequencies
+    transfer = None
+    if args.rct is not None:
+        transfer = ChargeTransfer(args.rct, args.rsp, args.cdl or 0.0, se=args.se, cam=args.cam)
+    step = _load_step(args, labels=True)
+    micro, _ = to_microstructure(load(step, labels=True), step, None)
+    result = spectrum(micro, args.sigma, frequencies, axis=args.axis, permittivity=args.permittivity,
+                      grain_boundary_resistance=args.gb_resistance, grain_boundary_capacitance=args.gb_capacitance,
+                      charge_transfer=transfer, electrodes=args.electrodes,
+                      electrode_capacitance=args.electrode_capacitance, periodic=args.periodic,
+                      solver=args.solver, analyse=not args.no_fit)
+    record = {"input": str(args.input), **result.to_dict(), "software": software_versions(), "command": _command()}
+    stream = _out(args)
+    if result.connected:
+        dc = record["dc_limit_ohm_cm2"]
+        print(f"impedance spectrum ({result.mode}, {result.electrodes} electrodes, axis {result.axis}): "
+              f"{frequencies.size} frequencies {frequencies[0]:.3g} to {frequencies[-1]:.3g} Hz, "
+              f"{result.unknowns} voxels, {result.seconds:.1f} s; DC limit "
+              + (f"{dc:.5g} ohm cm2" if dc is not None else "inf (blocking)"), file=stream)
+        fit = record["fit"]
+        if fit is not None:
+            parts = ", ".join(f"{k.split('_')[1]} {v:.4g}" for k, v in fit.items() if k.startswith("R_") and
+                              not k.startswith("R_s"))
+            print(f"  fit {fit['model']}: R [ohm cm2] {parts} (rms residual {fit['relative_rms_residual']:.1e})",
+                  file=stream)
+        if record["kramers_kronig"] is not None:
+            print(f"  Kramers-Kronig: max residual {record['kramers_kronig']['max_relative_residual']:.1e}",
+                  file=stream)
+        if result.note:
+            print(f"  note: {result.note}", file=stream)
+    if args.json == "-":
+        sys.stdout.write(report_json(record))
+    elif args.json:
+        write_report(record, args.json, force=args.force)
+    if args.csv:
+        write_csv(result.rows(), args.csv, force=args.force)
+    if not result.connected:
+        if args.png:
+            log.info("no PNG: the spectrum is empty")
+        print(f"microsim: broken network: {result.note}", file=sys.stderr)
+        return 1
+    if args.png:
+        write_impedance_png(args.png, result.frequencies, result.impedance * 1e4,
+                            fitted=None if result.fit is None else result.fit.impedance(result.frequencies) * 1e4,
+                            title=f"{Path(str(args.input)).name}, axis {result.axis}", force=args.force)
+    return 0
+
+
 def _demo(args) -> int:
     from microsim.demo import run_demo
 
@@ -956,7 +1091,8 @@ def _error(message: str, quiet_rank: bool, *, shared: bool) -> None:
 
 
 HANDLERS = {"analyze": _analyze, "generate": _generate, "segment": _segment, "run": _run, "asr": _asr,
-            "cell": _cell, "cell-study": _cell_study, "study": _study, "rev": _rev, "demo": _demo}
+            "cell": _cell, "cell-study": _cell_study, "study": _study, "rev": _rev, "demo": _demo,
+            "eis": _eis}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,6 +45,8 @@ _RESISTANCE_AREA_UNITS = {
     f"{r}{a}": f * g for ohm in ("Ω", "ohm", "Ohm") for r, f in _prefixed(ohm).items() for a, g in _AREAS.items()
 }
 _ACTIVATION_ENERGY_UNITS = {"J/mol": 1.0, "kJ/mol": 1e3, "eV": FARADAY, "meV": FARADAY * 1e-3}
+_AREA_CAPACITANCE_UNITS = _per(_prefixed("F"), _AREAS)
+_FREQUENCY_UNITS = _prefixed("Hz")
 _KINDS = {  # what the unit tables hold, for the messages: the kind, its base forms, an example
     "length": (_LENGTH_UNITS, "m (with a prefix: nm, µm or um, mm, ...), cm, micron, Å", "0.4um"),
     "conductivity": (_CONDUCTIVITY_UNITS, "S/m, S/cm, S/mm (with a prefix: mS/cm, µS/cm, kS/m, MS/m, ...)",
@@ -55,6 +57,9 @@ _KINDS = {  # what the unit tables hold, for the messages: the kind, its base fo
                         "1mA/cm2"),
     "diffusivity": (_DIFFUSIVITY_UNITS, "m2/s, cm2/s (or mm2/s, µm2/s, nm2/s)", "2.5e-11cm2/s"),
     "activation energy": (_ACTIVATION_ENERGY_UNITS, "J/mol, kJ/mol, eV, meV", "0.3eV"),
+    "area capacitance": (_AREA_CAPACITANCE_UNITS, "F/m2, F/cm2 (with a prefix: µF/cm2 or uF/cm2, nF/cm2, mF/m2, ...)",
+                         "1uF/cm2"),
+    "frequency": (_FREQUENCY_UNITS, "Hz (with a prefix: mHz, kHz, MHz, ...)", "10kHz"),
 }
 #: temperature units: name -> (scale, offset) to kelvin
 _TEMPERATURE_UNITS = {"K": (1.0, 0.0), "C": (1.0, ZERO_CELSIUS), "°C": (1.0, ZERO_CELSIUS),
@@ -216,3 +221,25 @@ def parse_temperature(text: str) -> float:
     if not (math.isfinite(kelvin) and kelvin > 0):
         raise UnitError(f"temperature {text!r} is at or below absolute zero")
     return kelvin
+
+
+def parse_area_capacitance(text: str) -> float:
+    """Parse a capacitance per area such as ``"1uF/cm2"`` or ``"2 nF/cm²"`` into F/m² (> 0).
+
+    Examples
+    --------
+    >>> round(parse_area_capacitance("10uF/cm2"), 12), parse_area_capacitance("0.5F/m2")
+    (0.1, 0.5)
+    """
+    return _parse(text, "area capacitance", positive=True)
+
+
+def parse_frequency(text: str) -> float:
+    """Parse a frequency such as ``"10kHz"`` or ``"1 mHz"`` into Hz (> 0); ``MHz`` is mega, ``mHz`` milli.
+
+    Examples
+    --------
+    >>> parse_frequency("1MHz"), parse_frequency("1mHz")
+    (1000000.0, 0.001)
+    """
+    return _parse(text, "frequency", positive=True)

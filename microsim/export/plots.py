@@ -75,3 +75,46 @@ def write_slice_png(
         ax.set_xlabel("axis 2 [µm]")
         ax.set_ylabel("axis 1 [µm]")
     return save_png(fig, path, force=force)
+
+
+def write_impedance_png(
+    path: str | os.PathLike,
+    frequencies: np.ndarray,
+    impedance: np.ndarray,
+    *,
+    fitted: np.ndarray | None = None,
+    title: str = "",
+    force: bool = False,
+) -> Path:
+    """PNG of an impedance spectrum: Nyquist (−Z'' up, equal axes) and Bode (|Z| and phase).
+
+    Parameters
+    ----------
+    frequencies : (m,) float ndarray [Hz]
+    impedance : (m,) complex ndarray [Ω·cm²]
+    fitted : (m,) complex ndarray [Ω·cm²], optional
+        A fitted circuit at the same frequencies, drawn as a line.
+    """
+    plt = pyplot("the impedance plot")
+    f = np.asarray(frequencies, float)
+    z = np.asarray(impedance, complex)
+    fig, (nyquist, magnitude) = plt.subplots(1, 2, figsize=(11, 4.5))
+    nyquist.plot(z.real, -z.imag, "o", ms=3, label="voxel network")
+    if fitted is not None:
+        nyquist.plot(fitted.real, -fitted.imag, "-", lw=1, label="circuit fit")
+    nyquist.set_aspect("equal", adjustable="datalim")
+    nyquist.set_xlabel("Z' [Ω cm²]")
+    nyquist.set_ylabel("−Z'' [Ω cm²]")
+    nyquist.set_title(f"Nyquist{': ' + title if title else ''}")
+    nyquist.legend(loc="best", fontsize="small")
+    nyquist.grid(alpha=0.3)
+    magnitude.loglog(f, np.abs(z), "o-", ms=3, color="C0")
+    magnitude.set_xlabel("frequency [Hz]")
+    magnitude.set_ylabel("|Z| [Ω cm²]", color="C0")
+    phase = magnitude.twinx()
+    phase.semilogx(f, np.degrees(np.angle(z)), "s-", ms=3, color="C1")
+    phase.set_ylabel("phase [°]", color="C1")
+    magnitude.set_title("Bode")
+    magnitude.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return save_png(fig, path, force=force)
