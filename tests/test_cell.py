@@ -518,3 +518,27 @@ def test_coverage_is_the_share_of_the_cam_surface_in_contact():
     assert e_half < e_full
     with pytest.raises(InvalidInputError, match="coverage"):
         base.with_values(coverage=0.0)
+
+
+def test_cells_in_x_grow_from_the_limiting_side():
+    # the default x-mesh: geometric from the side of the smaller effective conductivity,
+    # the first cell exp-stretch smaller than the last; equal cells in a graded cathode and
+    # with x_stretch = 0; the faces span the cathode exactly
+    import dataclasses
+
+    from microsim.cell.p2d import X_STRETCH, x_faces
+    from microsim.cell.parameters import ThicknessProfile
+
+    ionic = state_of_the_art()  # σ_eff << κ_eff: fine at the separator
+    grid = default_grid(ionic, 10.0)
+    faces = x_faces(ionic, grid)
+    widths = np.diff(faces)
+    assert faces[0] == 0 and faces[-1] == ionic.L_cat and np.all(widths > 0)
+    assert widths[-1] / widths[0] == pytest.approx(math.exp(X_STRETCH * (grid.n_x - 1) / grid.n_x), rel=1e-9)
+    electronic = ionic.with_values(kappa_CAM=1e-4)  # κ_eff << σ_eff: fine at the collector
+    assert electronic.kappa_eff_CAM < electronic.sigma_eff_SE
+    flipped = np.diff(x_faces(electronic, default_grid(electronic, 10.0)))
+    assert flipped[-1] < flipped[0]
+    graded = ionic.with_profile(ThicknessProfile((0.7, 0.8), (0.3, 0.2)))
+    assert np.allclose(np.diff(x_faces(graded, default_grid(graded, 10.0))), graded.L_cat / default_grid(graded, 10.0).n_x)
+    assert np.allclose(np.diff(x_faces(ionic, dataclasses.replace(grid, x_stretch=0.0))), ionic.L_cat / grid.n_x)

@@ -564,8 +564,9 @@ def test_cli_study_grid_sets_the_cell_grid_and_is_part_of_the_study(tmp_path, ca
     assert row_coarse["cell_grid"] == "4x3x20" and row_fine["cell_grid"] in ("", None, "None")
     e_coarse, e_fine = float(row_coarse["specific_energy_Wh_per_kg"]), float(row_fine["specific_energy_Wh_per_kg"])
     assert e_coarse != e_fine
-    # the default grid's own estimate bounds its distance to the coarse one's answer loosely (first order)
-    assert float(row_fine["cell_energy_error_estimate"]) < 0.01
+    # the default grid's own estimate, |E - E(grid halved)| / E, is reported: a first-order
+    # (pessimistic) bound, 1.0 % on this 50 µm point at 10 mA/cm^2
+    assert 0 < float(row_fine["cell_energy_error_estimate"]) < 0.02
     assert main(["study", str(tmp_path / "s.toml"), "-o", str(coarse), "--workers", "1"]) == 1
     one_error_line(capsys, "written by another study")
     assert main(["study", str(tmp_path / "s.toml"), "-o", str(tmp_path / "x.csv"), "--grid", "4,0,20"]) == 1
