@@ -431,7 +431,9 @@ def solve_to_balance(
         r64 = residual.astype(np.float64)
         target = tol * norm_b / max(float(np.linalg.norm(r64)), 1e-300)  # relative to this correction
         if target < 1:
-            inner = min(max(target, 1e-10), 1e-3)  # each round gains 10^3 at least: a small move is a small error
+            # each round gains 10x at least, so a move of the value by m bounds its remaining
+            # error by m/9 (and the rounds after a met balance only confirm: 10x each)
+            inner = min(max(target, 1e-10), 0.1)
             if apply is not None:
                 dx, used, _ = conjugate_gradient(matrix, r64, apply, rtol=inner, maxiter=maxiter)
             else:
@@ -453,7 +455,7 @@ def solve_to_balance(
                 f"{what} did not converge: current balance {balance:.2e} and change {moved:.2e} of the result "
                 f"at relative residual {tol:.0e} (tolerance {tolerance:.0e}); the conductances span more than "
                 "the solver resolves")
-        previous, tol = value, max(tol * 1e-2, RTOL_FLOOR)
+        previous, tol = value, max(tol * (0.1 if balance <= tolerance else 1e-2), RTOL_FLOOR)
 
 
 class ReusedPreconditioner:
