@@ -264,9 +264,15 @@ def test_against_pybamm_half_cell_dfn():
     spec = importlib.util.spec_from_file_location("pybamm_check", path)
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
+    # the two models compared, each on a grid twice its default (PyBaMM 26.10: 3.5773 V;
+    # ours 3.5759 V, 1.4 mV apart). Our default grid itself sits 1.2 mV lower in mean voltage
+    # (and 0.06 % higher in capacity: the energy moves 0.03 %), which with PyBaMM's 20 x 10
+    # grid made 2.9 mV: the grid error is the convergence sweep's business, not this check's
+    from microsim.cell.p2d import default_grid
+
     p = improved().with_values(sigma_SE=0.08, L_cat=100e-6)
-    ours = simulate(p, 10 * MA_CM2)
-    theirs = check.pybamm_discharge(p, 10 * MA_CM2, 20, 10)
+    ours = simulate(p, 10 * MA_CM2, grid=default_grid(p, 10 * MA_CM2).refined(2), error_estimate=False)
+    theirs = check.pybamm_discharge(p, 10 * MA_CM2, 40, 20)
     assert ours.mean_voltage == pytest.approx(theirs["energy"] / theirs["capacity"], abs=2e-3)
     assert ours.delivered_capacity == pytest.approx(theirs["capacity"], rel=0.01)
 
