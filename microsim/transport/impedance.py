@@ -98,8 +98,8 @@ def frequency_grid(f_min: float, f_max: float, per_decade: float) -> np.ndarray:
 
     Examples
     --------
-    >>> frequency_grid(1.0, 100.0, 2).tolist()
-    [1.0, 3.1622776601683795, 10.0, 31.622776601683793, 100.0]
+    >>> [round(float(f), 6) for f in frequency_grid(1.0, 100.0, 2)]
+    [1.0, 3.162278, 10.0, 31.622777, 100.0]
     """
     f_min, f_max = positive(f_min, "lowest frequency", "Hz"), positive(f_max, "highest frequency", "Hz")
     per_decade = positive(per_decade, "frequencies per decade", "")
