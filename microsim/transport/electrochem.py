@@ -46,9 +46,6 @@ from microsim.transport.solvers import (BALANCE_TOLERANCE, RTOL_FLOOR, AMGSolver
                                        require_converged, solve_to_balance)
 
 
-
-
-
 @dataclass(frozen=True)
 class AsrResult:
     """Area-specific resistance of a cathode volume [Ω·m²] and how it splits.
