@@ -117,7 +117,7 @@ def _grid(text: str):
         counts = []
     if len(counts) != 3 or min(counts) < 1:
         raise InvalidInputError(f"expected three integers >= 1 as n_x,n_r,n_t, got {text!r}")
-    return Grid(*counts, stretch=None, x_stretch=None)
+    return Grid(*counts, stretch=None, x_fine=None)
 
 
 def _unit_interval(text: str) -> float:

@@ -526,25 +526,58 @@ def test_coverage_is_the_share_of_the_cam_surface_in_contact():
         base.with_values(coverage=0.0)
 
 
-def test_cells_in_x_grow_from_the_limiting_side():
-    # the default x-mesh: geometric from the side of the smaller effective conductivity,
-    # the first cell exp-stretch smaller than the last; equal cells in a graded cathode and
-    # with x_stretch = 0; the faces span the cathode exactly
+def test_cells_in_x_are_fine_over_the_front_depth_and_grow_beyond():
+    # the default x-mesh of an ionically limited cathode at 10 mA/cm^2: FRONT_CELLS equal
+    # cells over the front depth from the separator, then each cell at most TAIL_GROWTH
+    # wider than the last; doubling n_x halves every cell (nested faces); fine at the
+    # collector when electrons limit; equal cells in a graded cathode and with x_fine = 1
     import dataclasses
 
-    from microsim.cell.p2d import X_STRETCH, x_faces
+    from microsim.cell.p2d import FRONT_CELLS, TAIL_GROWTH, front_depth, x_faces
     from microsim.cell.parameters import ThicknessProfile
 
-    ionic = state_of_the_art()  # σ_eff << κ_eff: fine at the separator
-    grid = default_grid(ionic, 10.0)
+    ionic = state_of_the_art().with_values(L_cat=200e-6)  # σ_eff << κ_eff: fine at the separator
+    current = 10 * MA_CM2
+    grid = default_grid(ionic, current)
+    depth = front_depth(ionic, current)
+    assert depth < 0.1 * ionic.L_cat
     faces = x_faces(ionic, grid)
     widths = np.diff(faces)
     assert faces[0] == 0 and faces[-1] == ionic.L_cat and np.all(widths > 0)
-    assert widths[-1] / widths[0] == pytest.approx(math.exp(X_STRETCH * (grid.n_x - 1) / grid.n_x), rel=1e-9)
+    n_fine = round(grid.x_fine_cells * grid.n_x)
+    assert n_fine == FRONT_CELLS and faces[n_fine] == pytest.approx(depth, rel=1e-12)
+    assert np.allclose(widths[:n_fine], depth / n_fine, rtol=1e-9)
+    growth = widths[n_fine:] / widths[n_fine - 1:-1]
+    assert np.all(growth >= 1 - 1e-12) and growth.max() <= TAIL_GROWTH * (1 + 1e-9)
+    assert np.allclose(x_faces(ionic, grid.refined(2))[::2], faces, rtol=0, atol=1e-12 * ionic.L_cat)
     electronic = ionic.with_values(kappa_CAM=1e-4)  # κ_eff << σ_eff: fine at the collector
     assert electronic.kappa_eff_CAM < electronic.sigma_eff_SE
-    flipped = np.diff(x_faces(electronic, default_grid(electronic, 10.0)))
+    flipped = np.diff(x_faces(electronic, default_grid(electronic, current)))
     assert flipped[-1] < flipped[0]
     graded = ionic.with_profile(ThicknessProfile((0.7, 0.8), (0.3, 0.2)))
-    assert np.allclose(np.diff(x_faces(graded, default_grid(graded, 10.0))), graded.L_cat / default_grid(graded, 10.0).n_x)
-    assert np.allclose(np.diff(x_faces(ionic, dataclasses.replace(grid, x_stretch=0.0))), ionic.L_cat / grid.n_x)
+    graded_grid = default_grid(graded, current)
+    assert np.allclose(np.diff(x_faces(graded, graded_grid)), graded.L_cat / graded_grid.n_x)
+    equal = dataclasses.replace(grid, x_fine=1.0, x_fine_cells=1.0)
+    assert np.allclose(np.diff(x_faces(ionic, equal)), ionic.L_cat / grid.n_x)
+    with pytest.raises(InvalidInputError, match="shares"):
+        Grid(x_fine=0.0)
+
+
+def test_the_front_of_an_ionically_limited_discharge_stops_near_its_estimated_depth():
+    # front_depth: behind the front the CAM is full and the whole current crosses it, so
+    # δ = (mean OCV - v_min) σ_eff / I. With fast solid diffusion and kinetics the
+    # lithiation at the end of a 10 mA/cm^2 discharge of a 200 um state-of-the-art
+    # cathode falls through one half at 1.05 δ; 25 % allowed, as the estimate ignores the
+    # other losses (made small here), which shorten the front, and the reaction zone
+    # ahead of it, which lengthens it
+    from microsim.cell.p2d import front_depth, x_faces
+
+    p = state_of_the_art().with_values(L_cat=200e-6, D_CAM=1e-12, R_CT=1e-6, R_SP=0.0, R_Li=0.0)
+    current = 10 * MA_CM2
+    r = simulate(p, current, profiles=True, error_estimate=False)
+    faces = x_faces(p, r.grid)
+    centres = 0.5 * (faces[1:] + faces[:-1])
+    lithiation = np.asarray(r.profiles["lithiation"][-1])
+    crossing = centres[np.argmax(lithiation < 0.5)]
+    depth = front_depth(p, current)
+    assert depth / 1.25 < crossing < 1.25 * depth

@@ -112,17 +112,17 @@ def test_nothing_changes_at_the_reference_temperature():
         assert a.energy == b.energy and a.delivered_capacity == b.delivered_capacity
         assert (a.voltage == b.voltage).all() and a.overpotentials == b.overpotentials
     # and the energies recorded before temperature existed (see the module notes: 1e-9), on
-    # that time's default grid (equal cells in x)
+    # that time's default grid (equal cells in x, 39 and 20 of them)
     import dataclasses
 
     from microsim.cell.p2d import default_grid
 
-    def then(params):
-        grid = dataclasses.replace(default_grid(params, 10.0), x_stretch=0.0)
+    def then(params, n_x):
+        grid = dataclasses.replace(default_grid(params, 10.0), n_x=n_x, x_fine=1.0, x_fine_cells=1.0)
         return simulate(params, 10.0, grid=grid, error_estimate=False).energy
 
-    assert then(improved()) == pytest.approx(558451.8335895401, rel=1e-9)
-    assert then(state_of_the_art()) == pytest.approx(218841.69261279347, rel=1e-9)
+    assert then(improved(), 39) == pytest.approx(558451.8335895401, rel=1e-9)
+    assert then(state_of_the_art(), 20) == pytest.approx(218841.69261279347, rel=1e-9)
 
 
 def test_a_cell_limited_by_its_electrolyte_gains_energy_with_temperature():

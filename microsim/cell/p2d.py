@@ -23,8 +23,8 @@ of the cathode (0) to the current collector (``L_cat``).
   :meth:`~microsim.cell.parameters.CellParameters.at_temperature`), and RT/F is taken
   at that temperature; the OCV has no entropic term.
 
-Numerics: cell-centred finite volumes in x (``n_x`` cells, growing from the limiting
-side) and r (``n_r`` shells, stretched towards the surface), backward Euler in time.
+Numerics: cell-centred finite volumes in x (``n_x`` cells, fine over the front depth
+at the limiting side) and r (``n_r`` shells, stretched towards the surface), backward Euler in time.
 Each step eliminates the (linear) diffusion exactly — the surface lithiation is an
 affine function of the cell's reaction current — and the potentials, which are linear in the reaction currents
 (cumulative-sum resistance matrices); what is left is ``n_x + 1`` nonlinear
@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.linalg
+import scipy.optimize
 
 from microsim.cell.energy import TheoreticalEnergy, cell_stack, theoretical_energy, window_capacity, window_energy
 from microsim.cell.ocv import get_ocv
@@ -67,15 +68,18 @@ class Grid:
     surface inwards: the distance of face ``k`` from the surface is
     ``R (exp(β k/n_r) - 1) / (exp(β) - 1)`` (``β = 0``: equal shells; ``None``: chosen
     from the diffusion length, see :func:`default_grid`). Doubling ``n_r`` at a fixed
-    β halves every shell, so the mesh converges at second order. ``x_stretch`` (γ) does
-    the same for the cells in x, growing from the side of the smaller effective
-    conductivity (the separator when ions limit, the collector when electrons do), where
-    the reaction zone sits and a limited discharge's front starts: cell face ``k`` lies
-    ``L (exp(γ k/n_x) - 1) / (exp(γ) - 1)`` from that side (``0``: equal cells; ``None``:
-    the physics' choice; always equal cells in a graded cathode). ``adaptive``: steps
-    also limited to a voltage change of ``(v_max - v_min) / n_t`` (off: the step
-    sequence depends on ``n_t`` and ``first_step`` only, as a convergence study in x
-    or r wants).
+    β halves every shell, so the mesh converges at second order.
+
+    In x, the cells are fine and equal over the zone next to the side of the smaller
+    effective conductivity (the separator when ions limit, the collector when electrons
+    do), where the reaction starts and a limited discharge's front runs, and grow
+    geometrically beyond it: ``x_fine`` is that zone's share of ``L_cat`` and
+    ``x_fine_cells`` the share of the ``n_x`` cells in it (``x_fine = x_fine_cells = 1``:
+    equal cells; ``x_fine = None``: the physics' choice, see :func:`default_grid`; always
+    equal cells in a graded cathode). The mapping is fixed by the two shares, so doubling
+    ``n_x`` halves every cell, as in r. ``adaptive``: steps also limited to a voltage
+    change of ``(v_max - v_min) / n_t`` (off: the step sequence depends on ``n_t`` and
+    ``first_step`` only, as a convergence study in x or r wants).
     """
 
     n_x: int = 20
@@ -84,15 +88,18 @@ class Grid:
     first_step: float = 1e-3
     stretch: float | None = 0.0
     adaptive: bool = True
-    x_stretch: float | None = 0.0
+    x_fine: float | None = 1.0
+    x_fine_cells: float = 1.0
 
     def __post_init__(self):
         counts = (self.n_x, self.n_r, self.n_t)
+        shares = (self.x_fine_cells,) if self.x_fine is None else (self.x_fine, self.x_fine_cells)
         if (not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in counts)
                 or min(counts) < 1 or not 0 < self.first_step <= 1
-                or any(s is not None and not (math.isfinite(s) and s >= 0) for s in (self.stretch, self.x_stretch))):
-            raise InvalidInputError(f"grid needs integers n_x, n_r, n_t >= 1, 0 < first_step <= 1 and stretches "
-                                    f">= 0 or None, got {self}")
+                or not (self.stretch is None or (math.isfinite(self.stretch) and self.stretch >= 0))
+                or not all(0 < share <= 1 for share in shares)):
+            raise InvalidInputError(f"grid needs integers n_x, n_r, n_t >= 1, 0 < first_step <= 1, a stretch >= 0 "
+                                    f"or None and fine-zone shares in (0, 1], got {self}")
 
     def refined(self, factor: float) -> "Grid":
         """Every count scaled by ``factor`` (at least 1), the same stretch and first step."""
@@ -104,8 +111,9 @@ class Grid:
         grid = self
         if grid.stretch is None:
             grid = replace(grid, stretch=_stretch(params, current_density))
-        if grid.x_stretch is None:
-            grid = replace(grid, x_stretch=_x_stretch(params))
+        if grid.x_fine is None:
+            chosen = default_grid(params, current_density)
+            grid = replace(grid, x_fine=chosen.x_fine, x_fine_cells=chosen.x_fine_cells)
         return grid
 
 
@@ -125,20 +133,71 @@ def _stretch(params: CellParameters, current_density: float) -> float:
     return math.log1p(50.0 / _diffusion_length_ratio(params, current_density))
 
 
-#: the cells in x grow by exp(X_STRETCH) from the limiting side to the other: the first
-#: cell is 0.43x and the last 1.9x an equal cell (benchmarks/cell_convergence.py)
-X_STRETCH = 1.5
+#: equal cells across the depth a limited discharge reaches (:func:`front_depth`); the
+#: energy moves in steps as the front crosses cell faces, by ~0.1 % at 40 cells and
+#: ~0.03 % at 80 (benchmarks/cell_convergence.py)
+FRONT_CELLS = 80
+#: beyond that depth each cell is at most this factor wider than its neighbour
+TAIL_GROWTH = 1.1
+#: cells in x at most
+MAX_CELLS = 400
 
 
-def _x_stretch(params: CellParameters) -> float:
-    return 0.0 if params.profile is not None and params.profile.slabs > 1 else X_STRETCH
+def front_depth(params: CellParameters, current_density: float) -> float:
+    """How deep a discharge limited by the smaller effective conductivity reaches [m].
+
+    Behind the front the CAM is full and the whole current crosses it, so the front
+    stops where the ohmic drop ``|I| δ / σ_lim`` takes up the margin of the mean OCV
+    above the lower cut-off: ``δ = (Ū - v_min) σ_lim / |I|``, with ``σ_lim`` the smaller
+    of σ_eff and κ_eff at the cell's temperature (κ_eff at the least of a κ(θ)). ``inf``
+    at zero current. A discharge that is not limited reaches further: ``δ > L_cat``.
+    """
+    p = params
+    values = p.cell_values(1)
+    sigma, kappa = float(values["sigma_eff"][0]), float(values["kappa_eff"][0])
+    if p.kappa_CAM_function:
+        kappa *= get_conductivity(p.kappa_CAM_function).extremes()[0] / p.kappa_CAM
+    margin = float(np.mean(get_ocv(p.ocv_name)(np.linspace(0.0, 1.0, 201)))) - p.v_min
+    if current_density == 0:
+        return math.inf
+    return max(margin, 0.01) * min(sigma, kappa) / abs(current_density)  # a margin of at least 10 mV
+
+
+def _tail_rate(fine: float, fine_cells: float) -> float:
+    """The growth rate ``g`` per unit of the cell index fraction beyond the fine zone:
+    cells of width ``h0 exp(g (s - s_f))``, ``h0 = fine / fine_cells``, fill the rest of
+    the cathode exactly (``g < 0`` where they must shrink)."""
+    h0, rest, span = fine / fine_cells, 1.0 - fine, 1.0 - fine_cells
+
+    def excess(g):
+        z = g * span
+        return h0 * span * (math.expm1(z) / z if abs(z) > 1e-12 else 1.0) - rest
+
+    if abs(excess(0.0)) < 1e-14:
+        return 0.0
+    lo, hi = (0.0, 1.0) if excess(0.0) < 0 else (-1.0, 0.0)
+    while excess(hi) < 0:
+        hi *= 2.0
+    while excess(lo) > 0:
+        lo *= 2.0
+    return scipy.optimize.brentq(excess, lo, hi, xtol=1e-14, rtol=1e-14)
 
 
 def x_faces(params: CellParameters, grid: Grid) -> np.ndarray:
-    """The ``n_x + 1`` cell faces in x [m], 0 (separator) to ``L_cat`` (see :class:`Grid`)."""
-    n, gamma = grid.n_x, grid.x_stretch or 0.0
-    k = np.arange(n + 1) / n
-    faces = params.L_cat * (np.expm1(gamma * k) / math.expm1(gamma) if gamma > 1e-8 else k)
+    """The ``n_x + 1`` cell faces in x [m], 0 (separator) to ``L_cat`` (see :class:`Grid`;
+    ``grid`` resolved: :meth:`Grid.resolved`)."""
+    if grid.x_fine is None:
+        raise ValueError("x_faces needs a resolved grid: Grid.resolved(params, current_density)")
+    fine, cells = grid.x_fine, grid.x_fine_cells
+    s = np.arange(grid.n_x + 1) / grid.n_x
+    if fine >= 1.0 or cells >= 1.0:
+        x = s
+    else:
+        h0, g = fine / cells, _tail_rate(fine, cells)
+        u = np.maximum(s - cells, 0.0)
+        tail = h0 * u if g == 0 else h0 * np.expm1(g * u) / g
+        x = np.where(s <= cells, h0 * s, fine + tail)
+    faces = params.L_cat * x
     if params.sigma_eff_SE > params.kappa_eff_CAM:  # electrons limit: fine at the collector
         faces = params.L_cat - faces[::-1]
     faces[0], faces[-1] = 0.0, params.L_cat
@@ -152,15 +211,23 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
       ``β = ln(1 + 50 R / ℓ)``, ``ℓ = sqrt(D Q / I)`` the diffusion length over a full
       discharge, and ``n_r = max(20, 12 β)``: about 12 shells per e-fold of depth from
       ℓ/50 to R, however thin ℓ is;
-    * x: 20 cells, more when the reaction zone ``λ = sqrt(R_k / (a (1/σ + 1/κ)))``
-      (``R_k`` the linearised interface resistance) is thinner than L/2, 5 cells per λ,
-      up to 120; rounded up to whole slabs of a graded cathode. The cells grow
-      geometrically by ``exp(X_STRETCH)`` from the limiting side (equal cells in a graded
-      cathode): an ionically limited discharge's front starts at the separator, and
-      equal cells resolved it only to first order (the worst energy of the convergence
-      sweep moved 5.1 % on doubling the grid with equal cells, 0.58 % with these);
+    * x: a discharge limited by the smaller effective conductivity reaches the depth
+      ``δ`` (:func:`front_depth`), and its energy moves in steps as the front crosses
+      cell faces. Where ``δ`` is under half the cathode, ``FRONT_CELLS`` equal cells
+      (more where the reaction zone ``λ`` is thinner than ``δ / 16``, up to
+      ``MAX_CELLS / 2``) fill the depth ``δ`` from the limiting side, and beyond it each
+      cell grows by ``TAIL_GROWTH``, so that a cell there is about a tenth of its
+      distance from that side. Otherwise all cells are equal: ``FRONT_CELLS L / δ`` of
+      them, or 5 per reaction zone ``λ = sqrt(R_k / (a (1/σ + 1/κ)))`` (``R_k`` the
+      linearised interface resistance) up to 120, whichever is more, and at least 20.
+      A graded cathode keeps equal cells (its slabs are whole cells): ``5 L / λ`` of
+      them, 20 to 120, rounded up to whole slabs;
     * t: 200 nominal steps per full capacity, and a step never lets the voltage move by
       more than ``(v_max - v_min) / n_t`` (see :func:`simulate`).
+
+    The x-meshes before this one, equal cells and cells growing by exp(1.5) from end
+    to end, moved the worst energy of the convergence sweep by 5.1 % and 0.58 % on
+    doubling the grid (benchmarks/cell_convergence.py; this mesh: benchmarks/RESULTS.md).
 
     Examples
     --------
@@ -172,17 +239,33 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
     p = params
     beta = _stretch(p, current_density)
     n_r = max(20, math.ceil(12 * beta))
+    grid = Grid(n_x=20, n_r=n_r, n_t=200, stretch=beta)
     r_k = p.R_CT_at_T + p.R_SP_at_T  # Butler–Volmer: the small-signal resistance is at most R_CT
-    sigma, kappa, area = p.sigma_eff_SE, p.kappa_eff_CAM, p.interface_area
+    values = p.cell_values(1)
+    sigma, kappa, area = float(values["sigma_eff"][0]), float(values["kappa_eff"][0]), float(values["area_per_volume"][0])
     if p.kappa_CAM_function:  # the reaction zone is thinnest where κ(θ) is least
         kappa *= get_conductivity(p.kappa_CAM_function).extremes()[0] / p.kappa_CAM
-    n_x = 20
+    reaction = math.inf
     if sigma > 0 and kappa > 0 and area > 0 and r_k > 0:
-        depth = math.sqrt(r_k / (area * (1 / sigma + 1 / kappa)))
-        n_x = min(120, max(20, math.ceil(5 * p.L_cat / depth)))
-    slabs = 1 if p.profile is None else p.profile.slabs
-    n_x = slabs * math.ceil(n_x / slabs)
-    return Grid(n_x=n_x, n_r=n_r, n_t=200, stretch=beta, x_stretch=_x_stretch(p))
+        reaction = math.sqrt(r_k / (area * (1 / sigma + 1 / kappa)))
+    length = p.L_cat
+    if p.profile is not None and p.profile.slabs > 1:
+        n_x = min(120, max(20, math.ceil(5 * length / reaction)))
+        return replace(grid, n_x=p.profile.slabs * math.ceil(n_x / p.profile.slabs))
+    if min(sigma, kappa) <= 0:
+        return grid  # nothing flows (simulate says so)
+    depth = front_depth(p, current_density)
+    if depth >= 0.5 * length:  # no front to follow: equal cells, 5 per reaction zone (20 to 120)
+        by_front = math.ceil(FRONT_CELLS * length / depth)
+        by_reaction = min(120, math.ceil(5 * length / reaction)) if math.isfinite(reaction) else 20
+        return replace(grid, n_x=min(MAX_CELLS, max(20, by_front, by_reaction)))
+    n_fine = min(MAX_CELLS // 2, max(FRONT_CELLS, math.ceil(5 * depth / reaction)))
+    fine = depth
+    finest = fine / n_fine
+    n_tail = math.ceil(math.log1p((length - fine) * (TAIL_GROWTH - 1) / finest) / math.log(TAIL_GROWTH))
+    n_tail = min(MAX_CELLS - n_fine, max(n_tail, 1))
+    n_x = n_fine + n_tail
+    return replace(grid, n_x=n_x, x_fine=fine / length, x_fine_cells=n_fine / n_x)
 
 
 @dataclass(frozen=True)
@@ -244,13 +327,13 @@ class CellResult:
         error = self.energy_error
         return {
             "grid": {"n_x": g.n_x, "n_r": g.n_r, "n_t": g.n_t, "first_step": g.first_step, "stretch": g.stretch,
-                     "x_stretch": g.x_stretch},
+                     "x_fine": g.x_fine, "x_fine_cells": g.x_fine_cells},
             "coarse_grid": None if error is None else dict(zip(("n_x", "n_r", "n_t"), (
                 (c := g.refined(0.5)).n_x, c.n_r, c.n_t))),
             "energy_error_estimate_Wh_per_kg": None if error is None else self._per_kg(error),
             "energy_relative_error_estimate": (None if error is None or self.energy <= 0
                                                else error / self.energy),
-            "method": "finite volumes in x (cells growing from the limiting side) and r (shells stretched towards the "
+            "method": "finite volumes in x (equal fine cells over the front depth at the limiting side, growing beyond) and r (shells stretched towards the "
                       "surface), backward Euler with "
                       "voltage-limited steps, last step ending on the cut-off; error = |E - E(grid halved)|",
         }

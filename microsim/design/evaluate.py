@@ -95,7 +95,7 @@ def evaluate(point: DesignPoint, seed: int, *, axes=(0,), slabs: int = 4, solver
     generated = time.perf_counter()
     v = point.values
     gb = {SE: v["gb_resistance"]} if v["gb_resistance"] > 0 else {}
-    grid = None if v["cell_grid"] is None else Grid(*v["cell_grid"], stretch=None, x_stretch=None)
+    grid = None if v["cell_grid"] is None else Grid(*v["cell_grid"], stretch=None, x_fine=None)
     cell_step = Cell(params, v["current_density"], given=given, protocol=v["protocol"], axis=0, slabs=slabs,
                      couple_particle_size=False, grid=grid)
     result = run(micro, measure=False, solve=Solve(axes=tuple(axes), grain_boundary_resistance=gb, solver=solver),
