@@ -142,10 +142,12 @@ def test_a_constant_valued_d_function_reproduces_the_constant_path(monkeypatch):
     p = improved().with_values(d50_CAM=4e-6, L_cat=100e-6, sigma_SE=0.08)
     _register(monkeypatch, DIFFUSIVITY, "flat", lambda x: np.full(np.shape(x), p.D_CAM))
     _register(monkeypatch, CONDUCTIVITY, "flat", lambda x: np.full(np.shape(x), p.kappa_CAM))
-    base = simulate(p, 10 * MA_CM2, error_estimate=False)
+    # one grid for all (a κ(θ) cathode's default x-mesh is equal cells, see default_grid)
+    grid = default_grid(p, 10 * MA_CM2)
+    base = simulate(p, 10 * MA_CM2, grid=grid, error_estimate=False)
     for change in ({"D_CAM_function": "flat"}, {"kappa_CAM_function": "flat"},
                    {"D_CAM_function": "flat", "kappa_CAM_function": "flat"}):
-        r = simulate(p.with_values(**change), 10 * MA_CM2, error_estimate=False)
+        r = simulate(p.with_values(**change), 10 * MA_CM2, grid=grid, error_estimate=False)
         assert r.energy == pytest.approx(base.energy, rel=1e-10), change
         assert r.steps == base.steps and np.allclose(r.voltage, base.voltage, rtol=0, atol=1e-10)
 

@@ -221,7 +221,10 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
       them, or 5 per reaction zone ``λ = sqrt(R_k / (a (1/σ + 1/κ)))`` (``R_k`` the
       linearised interface resistance) up to 120, whichever is more, and at least 20.
       A graded cathode keeps equal cells (its slabs are whole cells): ``5 L / λ`` of
-      them, 20 to 120, rounded up to whole slabs;
+      them, 20 to 120, rounded up to whole slabs; so does a κ(θ) cathode, whose
+      limiting side and front depth move as κ falls with the lithiation (λ at the least
+      κ; with the front's cells instead, 50 µm of the improved set at 1 mA/cm² moved
+      2 % on doubling the grid, with these 0.1 %);
     * t: 200 nominal steps per full capacity, and a step never lets the voltage move by
       more than ``(v_max - v_min) / n_t`` (see :func:`simulate`).
 
@@ -254,10 +257,12 @@ def default_grid(params: CellParameters, current_density: float) -> Grid:
         return replace(grid, n_x=p.profile.slabs * math.ceil(n_x / p.profile.slabs))
     if min(sigma, kappa) <= 0:
         return grid  # nothing flows (simulate says so)
+    by_reaction = min(120, math.ceil(5 * length / reaction)) if math.isfinite(reaction) else 20
+    if p.kappa_CAM_function:  # the limiting side and depth move with κ(θ): equal cells
+        return replace(grid, n_x=max(20, by_reaction))
     depth = front_depth(p, current_density)
-    if depth >= 0.5 * length:  # no front to follow: equal cells, 5 per reaction zone (20 to 120)
+    if depth >= 0.5 * length:  # no front to follow: equal cells
         by_front = math.ceil(FRONT_CELLS * length / depth)
-        by_reaction = min(120, math.ceil(5 * length / reaction)) if math.isfinite(reaction) else 20
         return replace(grid, n_x=min(MAX_CELLS, max(20, by_front, by_reaction)))
     n_fine = min(MAX_CELLS // 2, max(FRONT_CELLS, math.ceil(5 * depth / reaction)))
     fine = depth
