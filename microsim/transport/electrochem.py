@@ -453,15 +453,20 @@ def cathode_asr(
     dirichlet = np.zeros(keep.shape)
     for face, g in ((face_in, g_in), (face_out, g_out)):
         dirichlet[face] += np.where(keep[face], g, 0.0)
+    # one multigrid hierarchy for the linear solve and, after it, the Newton tangents (they
+    # differ from the linear matrix on the interface faces only)
+    setup = getattr(solve, "setup", None)
     if lumped is None:
+        hierarchy = setup(system.matrix) if setup is not None else None
         x, iterations, _, _ = solve_to_balance(system.matrix, system.rhs, solve, check, x0=linear_guess(system),
                                                rtol=rtol, tolerance=balance_tolerance, boundary=dirichlet[keep],
-                                               what=f"cathode ASR along axis {axis}")
+                                               what=f"cathode ASR along axis {axis}", preconditioner=hierarchy)
     else:  # one unknown per floating CAM cluster, the CAM wired to the collector at its 0 V
         reduced, rhs, boundary = lumped.reduce(system.matrix, system.rhs, dirichlet[keep])
+        hierarchy = setup(reduced) if setup is not None else None
         y, iterations, _, _ = solve_to_balance(reduced, rhs, solve, lambda y: check(lumped.expand(y)),
                                                rtol=rtol, tolerance=balance_tolerance, boundary=boundary,
-                                               what=f"cathode ASR along axis {axis}")
+                                               what=f"cathode ASR along axis {axis}", preconditioner=hierarchy)
         x = lumped.expand(y)
     voltage, newton = 1.0, 0
     _, current_out, _, _ = currents(x, 1.0, linear=True)
@@ -485,7 +490,7 @@ def cathode_asr(
         voltage = scaled - relief / target
         x = x * voltage
         residual_tol = 1e-11
-        newton_step = ReusedPreconditioner(solve)
+        newton_step = ReusedPreconditioner(solve, apply=hierarchy)
         while True:
             history = []
             for _outer in range(60):

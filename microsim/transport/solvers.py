@@ -374,6 +374,7 @@ def solve_to_balance(
     tolerance: float = 1e-6,
     what: str = "solve",
     boundary: np.ndarray | None = None,
+    preconditioner: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int, float, float]:
     """Solve until the reported figure and its own balance have converged, not the residual.
 
@@ -384,7 +385,9 @@ def solve_to_balance(
     inlet, the outlet and the reaction faces, relative) and a reported value (e.g. the
     ASR) that moved by ``<= tolerance`` (relative) since the previous check.
 
-    An AMG solver with a ``setup`` method is set up once and reused for every tightening.
+    An AMG solver with a ``setup`` method is set up once and reused for every tightening
+    (or not at all: ``preconditioner``, a hierarchy of this matrix already built, r ->
+    V-cycle(r)).
     ``boundary`` (the Dirichlet conductance of each unknown, when the matrix is a
     conductance Laplacian) lets the residual be formed face by face, ``Σ g_ij (x_i -
     x_j)``, instead of through a diagonal where a metal's 10^11 swallows an interface's 1.
@@ -402,7 +405,7 @@ def solve_to_balance(
     # (symmetric diagonal scaling of the corrections was measured and dropped: with the
     # smoothed-aggregation AMG it tripled the iterations and broke down at σR/h = 10^11)
     setup = getattr(solver, "setup", None)
-    apply = setup(matrix) if setup is not None else None
+    apply = preconditioner if preconditioner is not None else setup(matrix) if setup is not None else None
     maxiter = min(getattr(solver, "maxiter", 500), 500)  # a correction that needs more is a stalled one
     # iterative refinement: the answer and its residual in extended precision, each
     # correction solved in double. Bulk drops 10^9 times smaller than the drop across an
@@ -469,14 +472,15 @@ class ReusedPreconditioner:
     ``rebuild_after`` times the iterations of the first solve on it or stops at
     ``maxiter``. A correction that stopped short is still returned: the caller's Newton
     residual and current balance decide convergence, not this solve. A solver without
-    ``setup`` is called as it is.
+    ``setup`` is called as it is. ``apply``: a hierarchy already built for a nearby
+    matrix (e.g. the linear start's), used first.
     """
 
-    def __init__(self, solver, *, rebuild_after: float = 3.0):
+    def __init__(self, solver, *, rebuild_after: float = 3.0, apply=None):
         self.solver, self.rebuild_after = solver, rebuild_after
         self._setup = getattr(solver, "setup", None)
         self._maxiter = getattr(solver, "maxiter", 500)
-        self._apply, self._first = None, None
+        self._apply, self._first = (apply if self._setup is not None else None), None
         self.setups = 0
 
     def solve(self, matrix, rhs: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:
