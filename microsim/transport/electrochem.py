@@ -264,6 +264,61 @@ class _Lumped:
         return x
 
 
+class _Tangent:
+    """The Newton tangent of the Butler-Volmer ASR: the network's matrix with each CAM|SE
+    face's conductance replaced by ``area dj/dΔ``.
+
+    Assembled once; every later :meth:`update` rewrites only the interface entries (the
+    off-diagonals set, each diagonal rebuilt from its fixed part plus the interface
+    conductances, so nothing drifts), not the whole matrix.
+    """
+
+    def __init__(self, network, axis: int, keep: np.ndarray, faces, half: dict[int, float]):
+        self.network, self.axis, self.keep, self.faces, self.half = network, axis, keep, faces, half
+        self.matrix = self.rhs = None
+
+    @staticmethod
+    def _slots(matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Positions in ``matrix.data`` of the entries ``(rows[k], columns[k])``."""
+        start, stop = matrix.indptr[rows].astype(np.int64), matrix.indptr[rows + 1].astype(np.int64)
+        at = np.full(rows.shape, -1, dtype=np.int64)
+        last = len(matrix.indices) - 1
+        for k in range(int((stop - start).max(initial=0))):
+            slot = start + k
+            hit = (at < 0) & (slot < stop) & (matrix.indices[np.minimum(slot, last)] == columns)
+            at[hit] = slot[hit]
+        return at
+
+    def update(self, conductance: list[np.ndarray]) -> None:
+        """Set the interface faces (one array per group of ``faces``) to ``conductance`` [S]."""
+        if self.matrix is None:
+            resistance = {a: np.zeros(self.network.shape) for a in range(3)}
+            for (a, first, second, pick, _), g in zip(self.faces, conductance):
+                values = resistance[a][first]  # the face's resistance on top of the two half voxels
+                values[pick] = self.network.face_area(a) / g - self.half[a]
+            system = dataclasses.replace(self.network, pair_resistance={}, face_resistance=resistance).assemble(
+                self.axis, self.keep)
+            self.matrix, self.rhs = system.matrix, system.rhs
+            n = self.matrix.shape[0]
+            index = np.full(self.keep.shape, -1, dtype=np.int64)
+            index[self.keep] = np.arange(n)
+            self._rows = [(index[first][pick], index[second][pick]) for _, first, second, pick, _ in self.faces]
+            self._off = [(self._slots(self.matrix, p, q), self._slots(self.matrix, q, p)) for p, q in self._rows]
+            self._diagonal = self._slots(self.matrix, np.arange(n), np.arange(n))
+            self._fixed = self.matrix.data[self._diagonal] - self._interface_sum(conductance, n)
+            return
+        for (pq, qp), g in zip(self._off, conductance):
+            self.matrix.data[pq] = -g
+            self.matrix.data[qp] = -g
+        self.matrix.data[self._diagonal] = self._fixed + self._interface_sum(conductance, self.matrix.shape[0])
+
+    def _interface_sum(self, conductance, n: int) -> np.ndarray:
+        total = np.zeros(n)
+        for (p, q), g in zip(self._rows, conductance):
+            total += np.bincount(p, g, n) + np.bincount(q, g, n)
+        return total
+
+
 def _interface_faces(network, keep, se: int, cam: int):
     """Per axis: (first, second, pick, se_first) of kept CAM|SE faces inside the box."""
     out = []
@@ -491,6 +546,11 @@ def cathode_asr(
         x = x * voltage
         residual_tol = 1e-11
         newton_step = ReusedPreconditioner(solve, apply=hierarchy)
+        tangent = _Tangent(network, axis, keep, faces, half)
+
+        def collector_current(potential):
+            return float(np.where(keep[face_out], g_out * potential[face_out], 0.0).sum())
+
         while True:
             history = []
             for _outer in range(60):
@@ -498,43 +558,46 @@ def cathode_asr(
                 for _inner in range(50):
                     potential = np.zeros(keep.shape)
                     potential[keep] = x
-                    resistance = {a: np.zeros(micro.shape) for a in range(3)}
                     correction = np.zeros(keep.shape)
+                    conductance, grounded = [], 0.0
                     for a, first, second, pick, se_first in faces:
                         drop = np.where(se_first, 1, -1) * (potential[first][pick] - potential[second][pick])
                         j, slope = face_current(drop, a)
-                        values = resistance[a][first]
-                        values[pick] = 1.0 / slope - half[a]
+                        conductance.append(network.face_area(a) * slope)
                         flow = network.face_area(a) * (j - slope * drop) * np.where(se_first, 1, -1)
                         c_first, c_second = correction[first], correction[second]
                         c_first[pick] += flow
                         c_second[pick] -= flow
-                    tangent = dataclasses.replace(network, pair_resistance={}, face_resistance=resistance)
-                    system = tangent.assemble(axis, keep)
-                    residual = system.matrix @ x - voltage * system.rhs + correction[keep]
-                    scale = voltage * system.rhs
+                        if lumped is not None:  # the collector's current: what enters the CAM wired to it
+                            cam_side = np.where(se_first, lumped.grounded[second][pick], lumped.grounded[first][pick])
+                            grounded += network.face_area(a) * float(j[cam_side].sum())
+                    tangent.update(conductance)
+                    residual = tangent.matrix @ x - voltage * tangent.rhs + correction[keep]
+                    scale = voltage * tangent.rhs
                     if lumped is not None:  # a cluster's rows balance only in their sum
                         residual, scale = lumped.restrict(residual), lumped.restrict(scale)
                     newton += 1
                     relative = np.linalg.norm(residual) / np.linalg.norm(scale)
                     converged = relative <= residual_tol
+                    current_out = grounded if lumped is not None else collector_current(potential)
                     if _inner > 0:  # after a correction at this voltage (a scaled state has the secant's current)
-                        miss = abs(currents(x, voltage)[1] / target - 1)
+                        miss = abs(current_out / target - 1)
                     # inexact Newton: at a voltage whose current is still far off, stop once the
                     # residual is well below the miss (the secant moves the voltage anyway), and
                     # solve each correction only as far as the residual it has to beat
                     if converged or relative <= 0.05 * miss:
                         break
-                    tangent_matrix = system.matrix
+                    tangent_matrix = tangent.matrix
                     if lumped is not None:
-                        tangent_matrix, _, _ = lumped.reduce(system.matrix, system.rhs, dirichlet[keep])
+                        tangent_matrix, _, _ = lumped.reduce(tangent.matrix, tangent.rhs, dirichlet[keep])
                     # Eisenstat-Walker-like: the residual's own size while far, and never more
                     # than the last decades to the tolerance
                     forcing = max(RTOL_FLOOR, 0.3 * residual_tol / relative, min(1e-2, relative))
                     dx, used = newton_step.solve(tangent_matrix, -residual, forcing)
                     x = x + (dx if lumped is None else lumped.expand(dx))
                     iterations += used
-                _, current_out, _, _ = currents(x, voltage)
+                else:
+                    _, current_out, _, _ = currents(x, voltage)
                 history.append((voltage, current_out))
                 if converged and abs(current_out - target) <= 0.1 * balance_tolerance * target:
                     break
