@@ -346,7 +346,7 @@ def _rsa_margin(specs, voxel: float) -> float:
     return float(math.ceil(max(_largest(s, voxel) for s in specs.values())) + 1)
 
 
-def _draw_candidates(rng, batch, lo, span, layer_edges, remaining, names, specs, voxel, queue, copies=1):
+def _draw_candidates(rng, batch, lo, span, layer_edges, remaining, names, specs, voxel, queue, copies=1, cap=None):
     """``batch`` spheres uniform over the padded box, each of a phase picked in proportion
     to what its layer still needs: centres, radii [voxels], phase index, layer index and
     the place of each radius in its phase's ``queue``.
@@ -357,8 +357,11 @@ def _draw_candidates(rng, batch, lo, span, layer_edges, remaining, names, specs,
     short (:func:`_dequeue` removes the placed ones). A radius whose sphere found no
     room is offered again: a large sphere is turned away more often than a small one,
     and drawing afresh would leave the packing with smaller particles than asked.
-    ``copies`` about the inverse of the share of candidates that find room keeps the
-    queue short (a radius is tried until it fits, as in sequential addition proper).
+    ``copies`` about the inverse of the share of candidates that find room, and at
+    most ``cap[k]`` radii (the spheres phase ``k`` still needs) offered per batch, keep
+    the queue short: a radius is tried until it fits, as in sequential addition
+    proper, and the radii drawn and never placed are few (a long queue's leftovers are
+    the large radii turned away, and the packing would come out small).
     """
     layers = len(layer_edges) - 1
     cand = lo + rng.random((batch, 3)) * span
@@ -373,6 +376,8 @@ def _draw_candidates(rng, batch, lo, span, layer_edges, remaining, names, specs,
     for k, name in enumerate(names):
         sel = np.flatnonzero(pick == k)
         distinct = -(-len(sel) // copies)
+        if cap is not None:
+            distinct = min(distinct, int(cap[k]))
         if len(queue[k]) < distinct:
             queue[k] = np.concatenate([queue[k], _draw_radii(specs[name], rng, distinct - len(queue[k]), voxel)])
         slot[sel] = np.arange(len(sel)) % max(distinct, 1)
@@ -508,8 +513,9 @@ def _relax(centres, radii, shrink, lo, span, *, iterations=1000, patience=100) -
     return x, 1 - d / (radii[i] + radii[j])
 
 
-#: Random close packing of equal spheres: the densest a random packing of hard cores
-#: gets (0.64); collective rearrangement of the cores reaches about this near it
+#: Share of the box the spheres' cores ((1 - overlap) × radius) can fill in a random
+#: packing: random close packing of equal spheres is 0.64; the rearrangement here
+#: resolved 0.55 and stalled at 0.62 (monodisperse, 48^3), so about 0.6
 CORE_PACKING_LIMIT = 0.6
 
 
@@ -533,12 +539,14 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
     solid and overlap 0.2 it placed 60 % of the particles). The spheres still missing
     are then inserted where they fall, overlaps ignored, and the whole packing is
     relaxed (:func:`_relax`) until every pair keeps ``(1 - overlap)`` × (sum of
-    radii); the in-box volume is counted again and the insertion repeated until every
-    layer is within half a particle of its target. Every sphere keeps the radius drawn
-    for it, so the particles' sizes are as asked at any density the cores can pack
-    to: sum of volumes × (1 - overlap)³ below about :data:`CORE_PACKING_LIMIT`. Above
-    that, the spheres that do not fit are dropped with a warning; the growth step then
-    fills their volume as rims and the radii come out larger (by the factor stated).
+    radii); the in-box volume is counted again and the insertion repeated until each
+    phase is within half a particle of its target (layers short by what others hold
+    over are left to the growth step). Every sphere keeps the radius drawn for it
+    (see :func:`_draw_candidates`), so the particles' sizes are as asked at any density
+    the cores can pack to: sum of volumes × (1 - overlap)³ below about
+    :data:`CORE_PACKING_LIMIT`. Above that the relaxation stalls; the spheres keep
+    their radii and positions, and a warning states how much more than ``overlap``
+    the pairs still too close interpenetrate and which overlap would do.
     """
     names = list(specs)
     margin = _rsa_margin(specs, voxel)
@@ -559,6 +567,10 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
     queue = [np.empty(0) for _ in names]  # radii drawn, not yet placed (see _draw_candidates)
     copies = 1
 
+    def still_needed(remaining):
+        # spheres each phase still needs in the padded box (a few more: the last may not fit)
+        return np.ceil(padding * remaining.sum(axis=1) / mean_volume * 1.1) + 2
+
     def close(need):
         # a phase's layer within half a particle of its target is closed: no more
         # spheres there, in the box or in the shell around it
@@ -571,7 +583,7 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
             break
         batch = int(np.clip(2 * padding * (remaining.sum(axis=1) / mean_volume).sum(), 256, 200_000))
         cand, r, pick, layer, slot = _draw_candidates(rng, batch, lo, span, layer_edges, remaining, names, specs,
-                                                      voxel, queue, copies)
+                                                      voxel, queue, copies, still_needed(remaining))
         keep = np.ones(len(cand), dtype=bool)
         if len(centres):
             tree = spatial.cKDTree(wrapped(centres), boxsize=boxsize)
@@ -625,7 +637,7 @@ def _rsa(shape, specs, targets_vox, overlap, rng, wrap, voxel, layers):
                 break
             batch = int(np.clip(2 * padding * (remaining.sum(axis=1) / mean_volume).sum(), 64, 200_000))
             cand, r, pick, layer, slot = _draw_candidates(rng, batch, lo, span, layer_edges, remaining, names, specs,
-                                                          voxel, queue)
+                                                          voxel, queue, 1, still_needed(remaining))
             accepted, volume = _accept_by_volume(cand, r, pick, layer, need, shape, wrap, layers)
             np.add.at(need, (pick[accepted], layer[accepted]), -volume)
             _dequeue(queue, pick[accepted], slot[accepted])

@@ -261,18 +261,26 @@ def test_sintered_log_normal_sizes_come_out_as_drawn():
 
 def test_sintered_faces_have_the_fractions_of_the_interior():
     # the slice at each face against the interior (two radii away from every face),
-    # averaged over the six faces and 24 seeds. Before issue 23 the face slices had
-    # 0.11 pore against 0.15 inside: the walls of the RSA box layered the spheres.
+    # averaged over the six faces, per seed, then over 24 seeds. Before issue 23 the
+    # face slices had 0.11 pore against 0.15 inside: the walls of the RSA box layered
+    # the spheres. A face slice of 48^2 voxels cuts only ~45 particles of radius 4, so
+    # the CAM/LLZO split of one volume's faces scatters by ~0.05 (measured over 48
+    # seeds, either generator): over 24 seeds the mean is known to ~0.01, and the
+    # solid phases are held to three standard errors of it. The pore (the gaps between
+    # all particles, where the walls showed) scatters by 0.02 and is held to 0.01.
+    # benchmarks/packing.py shows every phase within 0.01 at 96^3 and 128^3.
     n, r, seeds = 48, 4, 24
-    face, inner = np.zeros(3), np.zeros(3)
+    diff = np.zeros((seeds, 3))
     for seed in range(seeds):
         labels = generate((n,) * 3, {"CAM": 0.5, "LLZO": 0.35}, r * 1e-6, voxel_size=1e-6, packing="sintered",
                           seed=seed).labels
         for label in range(3):
             mine = labels == label
-            face[label] += np.mean([np.take(mine, i, axis=a).mean() for a in range(3) for i in (0, -1)])
-            inner[label] += mine[2 * r:-2 * r, 2 * r:-2 * r, 2 * r:-2 * r].mean()
-    assert np.max(np.abs(face - inner) / seeds) < 0.01, (face / seeds, inner / seeds)
+            face = np.mean([np.take(mine, i, axis=a).mean() for a in range(3) for i in (0, -1)])
+            diff[seed, label] = face - mine[2 * r:-2 * r, 2 * r:-2 * r, 2 * r:-2 * r].mean()
+    mean, error = diff.mean(axis=0), diff.std(axis=0, ddof=1) / math.sqrt(seeds)
+    assert abs(mean[0]) < 0.01, (mean, error)  # pore
+    assert np.all(np.abs(mean[1:]) < 3 * error[1:]) and np.all(error[1:] < 0.015), (mean, error)
 
 
 def test_grains_are_connected_pieces_of_the_asked_size():
