@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from microsim.errors import InputFileError, InvalidInputError, InvalidMicrostructureError
+from microsim.grains import split_grains
 from microsim.microstructure import DEFAULT_PHASES, Microstructure, check_voxel_size
 from microsim.units import length_unit_scale
 
@@ -49,6 +50,8 @@ class Volume:
     phases : dict name -> label, or None
         Phase names stored by microsim (labelled volumes only).
     grains : (n0, n1, n2) ndarray or None
+        Grain ids, every face-connected piece of an id in the file (after the crop
+        and downsampling) its own grain.
     source : str
     """
 
@@ -330,10 +333,30 @@ def _finish(data, size, phases, grains, source, crop, factor, labels_only) -> Vo
     labelled = phases is not None or labels_only
     data = downsample(data, factor, labels=labelled)
     if grains is not None:
-        grains = downsample(grains, factor, labels=True)
+        grains = _connected_grains(downsample(grains, factor, labels=True), source)
     if size is not None:
         size = tuple(float(s) * factor for s in size)
     return Volume(data, size, dict(phases) if phases is not None else None, grains, source)
+
+
+def _connected_grains(grains: np.ndarray, source: str) -> np.ndarray:
+    """Grain ids as read, each id that covers several face-connected pieces split into one
+    grain per piece (:func:`microsim.grains.split_grains`, as the generator's grains).
+
+    A map whose ids are all connected already keeps its ids. The split does not wrap
+    around the box: a grain of a periodic volume that leaves one face and enters the
+    opposite one is read as two grains.
+    """
+    if grains.dtype.kind not in "iu" or grains.ndim != 3 or (grains.size and grains.min() < 0):
+        return grains  # not a grain map: left to the Microstructure's checks
+    split = split_grains(grains)
+    ids = np.unique(grains[grains > 0]).size
+    pieces = int(split.max())
+    if pieces == ids:
+        return grains
+    log.info("%s: %d grain ids cover %d connected pieces; each piece is a grain (%.2f pieces per id)",
+             Path(source).name, ids, pieces, pieces / max(ids, 1))
+    return split
 
 
 def read_volume(

@@ -261,18 +261,26 @@ def test_sintered_log_normal_sizes_come_out_as_drawn():
 
 def test_sintered_faces_have_the_fractions_of_the_interior():
     # the slice at each face against the interior (two radii away from every face),
-    # averaged over the six faces and 24 seeds. Before issue 23 the face slices had
-    # 0.11 pore against 0.15 inside: the walls of the RSA box layered the spheres.
+    # averaged over the six faces, per seed, then over 24 seeds. Before issue 23 the
+    # face slices had 0.11 pore against 0.15 inside: the walls of the RSA box layered
+    # the spheres. A face slice of 48^2 voxels cuts only ~45 particles of radius 4, so
+    # the CAM/LLZO split of one volume's faces scatters by ~0.05 (measured over 48
+    # seeds, either generator): over 24 seeds the mean is known to ~0.01, and the
+    # solid phases are held to three standard errors of it. The pore (the gaps between
+    # all particles, where the walls showed) scatters by 0.02 and is held to 0.01.
+    # benchmarks/packing.py shows every phase within 0.01 at 96^3 and 128^3.
     n, r, seeds = 48, 4, 24
-    face, inner = np.zeros(3), np.zeros(3)
+    diff = np.zeros((seeds, 3))
     for seed in range(seeds):
         labels = generate((n,) * 3, {"CAM": 0.5, "LLZO": 0.35}, r * 1e-6, voxel_size=1e-6, packing="sintered",
                           seed=seed).labels
         for label in range(3):
             mine = labels == label
-            face[label] += np.mean([np.take(mine, i, axis=a).mean() for a in range(3) for i in (0, -1)])
-            inner[label] += mine[2 * r:-2 * r, 2 * r:-2 * r, 2 * r:-2 * r].mean()
-    assert np.max(np.abs(face - inner) / seeds) < 0.01, (face / seeds, inner / seeds)
+            face = np.mean([np.take(mine, i, axis=a).mean() for a in range(3) for i in (0, -1)])
+            diff[seed, label] = face - mine[2 * r:-2 * r, 2 * r:-2 * r, 2 * r:-2 * r].mean()
+    mean, error = diff.mean(axis=0), diff.std(axis=0, ddof=1) / math.sqrt(seeds)
+    assert abs(mean[0]) < 0.01, (mean, error)  # pore
+    assert np.all(np.abs(mean[1:]) < 3 * error[1:]) and np.all(error[1:] < 0.015), (mean, error)
 
 
 def test_grains_are_connected_pieces_of_the_asked_size():
@@ -325,3 +333,87 @@ def test_cli_periodic_with_separator_says_axis_0_is_not_periodic(tmp_path, capsy
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "periodic: axis 0 does not wrap (a separator runs along it)" in err
+
+
+# -- dense sintered composites: the particles keep their radii ------------------------------
+def _dense_particles(n, spec, seed, overlap=0.2):
+    """85 % solid (CAM 0.5, LLZO 0.35, both of ``spec``): the equivalent radius of every
+    interior sphere (its voxels: those of its phase nearest its surface), the radii
+    drawn for them, and the radii of all spheres centred in the box."""
+    from microsim.generate import _place_sintered
+
+    table = {"pore": 0, "CAM": 1, "LLZO": 2}
+    labels, free = np.zeros((n,) * 3, np.uint8), np.ones((n,) * 3, bool)
+    centres, radii, kinds = _place_sintered(labels, free, {"CAM": spec, "LLZO": spec},
+                                            {"CAM": np.full(n, 0.5), "LLZO": np.full(n, 0.35)}, overlap, table,
+                                            np.random.default_rng(seed), (False,) * 3, 1e-6)
+    measured, drawn = [], []
+    for kind, label in ((0, 1), (1, 2)):
+        c, r = centres[kinds == kind], radii[kinds == kind]
+        counts = _particles_of_sphere(labels, label, c, r)
+        margin = r.max() + 4
+        inner = np.all((c >= margin) & (c <= n - margin), axis=1)
+        measured.append((3 * counts[inner] / (4 * math.pi)) ** (1 / 3))
+        drawn.append(r[inner])
+    in_box = np.all((centres >= 0) & (centres < n), axis=1)
+    return np.concatenate(measured), np.concatenate(drawn), radii[in_box], kinds[in_box], labels
+
+
+def test_dense_sintered_particles_have_the_asked_radius():
+    # 85 % solid, radius 4 voxels, necks of 0.2. Every voxel of a phase belongs to
+    # the particle of that phase whose surface is nearest. The box holds 0.5 n^3 of CAM
+    # and 0.35 n^3 of LLZO; spheres of 4/3 pi r^3 reach that with N = f n^3 / (4/3 pi r^3)
+    # of them (centres in the box: the shell around it is packed alike, so what leaves
+    # the box through a face comes in through it), and the growth step's rims then only
+    # make up the necks' lenses: the median particle is r. Before, addition jammed at
+    # about 60 % of N and the rims made r (1/0.6)^(1/3) = 1.18 r.
+    n, r = 48, 4
+    measured, _, _, kinds, labels = _dense_particles(n, r * 1e-6, seed=1)
+    for phase, (k, f) in {"CAM": (0, 0.5), "LLZO": (1, 0.35)}.items():
+        expected = f * n**3 / (4 / 3 * math.pi * r**3)
+        assert np.count_nonzero(kinds == k) == pytest.approx(expected, rel=0.08), phase  # spheres on the faces: ~3 %
+    assert len(measured) >= 100
+    assert np.median(measured) == pytest.approx(r, rel=0.02)
+    assert (labels == 0).mean() == pytest.approx(0.15, abs=FRACTION_TOLERANCE)
+
+
+def test_dense_sintered_log_normal_sizes_come_out_as_drawn():
+    # log-normal radii (median 4 voxels, spread 0.3) at 85 % solid: each interior
+    # particle as large as the radius drawn for it, and the spheres in the box drawn
+    # from the asked distribution. Addition turns large spheres away more often than
+    # small ones; redrawing a radius after a miss had left the box with a median of
+    # 3.7 (-8 %). Sampling error over ~1200 spheres: 1.25 x 0.3 / sqrt(1200) = 1.1 % on
+    # the median, 0.3 / sqrt(2400) = 2 % on the spread; the bounds are 3.5 and 2.5 of it.
+    measured, drawn, in_box = [], [], []
+    for seed in (1, 2):
+        m, d, b, _, _ = _dense_particles(64, LogNormal(8e-6, 0.3), seed)
+        measured.append(m)
+        drawn.append(d)
+        in_box.append(b)
+    measured, drawn, in_box = np.concatenate(measured), np.concatenate(drawn), np.concatenate(in_box)
+    assert len(in_box) >= 1000 and len(measured) >= 100
+    assert np.median(measured / drawn) == pytest.approx(1, abs=0.02)
+    assert np.median(in_box) == pytest.approx(4, rel=0.04)
+    assert np.std(np.log(in_box)) == pytest.approx(0.3, rel=0.05)
+
+
+def test_sintered_request_beyond_the_packing_limit_warns_with_numbers(caplog):
+    # hard spheres (overlap 0) at 85 % solid: their cores would fill 0.85 of the box,
+    # beyond what a random packing reaches (~0.6). The particles keep their radius,
+    # overlap instead, and the warning says by how much and which overlap would do:
+    # 1 - (0.9 x 0.6 / 0.85)^(1/3) = 0.14
+    from microsim.generate import CORE_PACKING_LIMIT
+
+    with caplog.at_level("WARNING", logger="microsim.generate"):
+        m = generate((32, 32, 32), {"CAM": 0.5, "LLZO": 0.35}, 3e-6, voxel_size=1e-6, packing="sintered",
+                     overlap=0.0, seed=1)
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    message = record.getMessage()
+    suggest = 1 - (0.9 * CORE_PACKING_LIMIT / 0.85) ** (1 / 3)
+    assert "0.85 solid does not fit with overlap 0" in message and "= 0.85 of the box" in message
+    assert f"overlap of about {suggest:.2f}" in message and f"{suggest:.2f}" == "0.14"
+    assert m.volume_fraction("pore") == pytest.approx(0.15, abs=FRACTION_TOLERANCE)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="microsim.generate"):  # the default necks: no warning
+        generate((32, 32, 32), {"CAM": 0.5, "LLZO": 0.35}, 3e-6, voxel_size=1e-6, packing="sintered", seed=1)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -253,3 +253,39 @@ def test_labels_and_grey_values_downsample_to_the_same_whole_blocks(factor, capl
     assert grey[-1, -1, -1] == pytest.approx(data[last].mean())
     kept = "x".join(str(k * factor) for k in whole)
     assert any(kept in r.getMessage() and "whole blocks" in r.getMessage() for r in caplog.records)
+
+
+def test_grain_ids_read_from_files_are_split_into_connected_pieces(tmp_path):
+    # a dense LLZO box (6, 8, 8), every voxel in a grain:
+    #   id 1: a U (two arms along axis 1 joined by a bridge at the low end of axis 2): one piece
+    #   id 2: two blocks with the id 3 block between them: two pieces
+    # Read whole: 3 ids -> 4 grains; cropped to axis 2 from 2 the bridge is gone: 5 grains.
+    from scipy import ndimage
+
+    from microsim.export import save_microstructure
+    from microsim.morphology import measure_morphology
+
+    labels = np.full((6, 8, 8), 2, np.uint8)
+    grains = np.zeros(labels.shape, np.int32)
+    grains[:, 0:2, :] = grains[:, 6:8, :] = grains[:, 2:6, 0:2] = 1
+    grains[0:2, 2:6, 2:] = grains[4:6, 2:6, 2:] = 2
+    grains[2:4, 2:6, 2:] = 3
+    for name in ("g.npz", "g.tif"):
+        path = save_microstructure(Microstructure(labels, 1e-6, grains=grains), tmp_path / name)
+        for crop, count in ((None, 4), ((slice(None), slice(None), slice(2, None)), 5)):
+            read = read_volume(path, crop=crop).grains
+            source = grains if crop is None else grains[crop]
+            assert read.max() == count and np.array_equal(read > 0, source > 0)
+            for gid in range(1, count + 1):
+                piece = read == gid
+                assert ndimage.label(piece)[1] == 1  # one face-connected piece
+                assert np.unique(source[piece]).size == 1  # inside one id of the file
+        micro = load_microstructure(path)
+        assert micro.grains.max() == 4
+        # the mean grain is the box over the 4 pieces: d = (6/pi * 384/4)^(1/3) voxels
+        d = (6 / np.pi * labels.size / 4) ** (1 / 3) * 1e-6
+        assert measure_morphology(micro, thickness=False).grains["mean_diameter_m"] == pytest.approx(d)
+    # ids that are connected already are kept as they are in the file
+    whole = np.where(grains == 1, 7, 5).astype(np.int32)
+    path = save_microstructure(Microstructure(labels, 1e-6, grains=whole), tmp_path / "whole.npz")
+    assert np.array_equal(read_volume(path).grains, whole)

@@ -59,7 +59,9 @@ def test_bad_phase_tables_and_grains():
 def test_round_trip_keeps_voxel_size_phases_and_grains(tmp_path, suffix):
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, (5, 6, 7)).astype(np.uint8)
-    grains = rng.integers(0, 300, (5, 6, 7)).astype(np.int32)
+    # ids in random order, one voxel each (every grain connected: a grain read from a file
+    # that covers several pieces is split into them, tests/test_io.py)
+    grains = (rng.permutation(labels.size) + 1).reshape(labels.shape).astype(np.int32)
     m = Microstructure(labels, (1e-8, 1e-8, 2e-8), {"void": 0, "NMC": 1, "SE": 2}, grains)
     path = save_microstructure(m, tmp_path / f"m{suffix}")
     back = load_microstructure(path)
