@@ -124,8 +124,8 @@ class HistogramModes:
         Standard deviation of each peak (grey units), from its half width at half
         maximum on its outer flank (σ = HWHM / √(2 ln 2)).
     partial_volume_fraction : float
-        Share of all voxels between the lowest and the highest mode that the peaks do
-        not explain (see :func:`histogram_modes`).
+        Share of all voxels between the modes that the peaks do not explain (see
+        :func:`histogram_modes`).
     band_fractions : tuple of float
         The same, between each pair of neighbouring modes.
     """
@@ -148,9 +148,9 @@ def _sample(image: np.ndarray, limit: int = 1 << 22) -> np.ndarray:
     return np.asarray(image[::step], dtype=np.float64).ravel()
 
 
-def _outer_hwhm(smooth: np.ndarray, peaks: np.ndarray, k: int) -> int | None:
+def _outer_hwhm(smooth: np.ndarray, peaks: np.ndarray, k: int) -> float | None:
     """Half width at half maximum [bins] of peak ``k`` on its outer flank (the dark one
-    of the darkest peak, the bright one of the brightest, the narrower of a middle one);
+    of the darkest peak, the bright one of the brightest, the mean of a middle one's);
     None when neither flank falls to half maximum before the next peak."""
     p, half = peaks[k], smooth[peaks[k]] / 2
     left = np.nonzero(smooth[(peaks[k - 1] + 1) if k else 0:p] < half)[0]
@@ -162,7 +162,7 @@ def _outer_hwhm(smooth: np.ndarray, peaks: np.ndarray, k: int) -> int | None:
     if k == len(peaks) - 1 and bright is not None:
         return int(bright)
     sides = [w for w in (dark, bright) if w is not None]
-    return int(min(sides)) if sides else None
+    return float(np.mean(sides)) if sides else None
 
 
 def histogram_modes(image: np.ndarray, *, bins: int = HISTOGRAM_BINS,
@@ -187,11 +187,12 @@ def histogram_modes(image: np.ndarray, *, bins: int = HISTOGRAM_BINS,
     Notes
     -----
     Each mode is modelled as a Gaussian of its smoothed peak height and of the width
-    of its outer flank (the flank that no other phase overlaps). The partial-volume
-    share is the count between the lowest and the highest mode in excess of the sum
-    of these Gaussians, over all voxels: voxels that mix two phases (or a third,
-    weak phase) fill the valley above what the noise of pure phases puts there. It is
-    ≈ 0 for two pure phases with Gaussian noise, whatever the noise.
+    of its outer flank (the flank that no other phase overlaps), centred to a fraction
+    of a bin. The partial-volume share is the count between neighbouring modes (from
+    one σ above the lower to one σ below the upper) in excess of the sum of these
+    Gaussians, over all voxels: voxels that mix two phases (or a third, weak phase)
+    fill the valley above what the noise of pure phases puts there. It is ≈ 0 for
+    pure phases with Gaussian noise, whatever the noise.
 
     Examples
     --------
@@ -219,12 +220,23 @@ def histogram_modes(image: np.ndarray, *, bins: int = HISTOGRAM_BINS,
     # a middle peak that never falls to half maximum takes the others' mean width (noise alike)
     hwhm = [h if h is not None else (np.mean(known) if known else 1.0) for h in hwhm]
     widths = [h * bin_width / math.sqrt(2 * math.log(2)) for h in hwhm]
-    model = sum(smooth[p] * np.exp(-0.5 * ((centres - centres[p]) / w) ** 2) for p, w in zip(peaks, widths))
-    excess = np.maximum(smooth - model, 0.0)
+    # each peak's centre to a fraction of a bin (a parabola through its three smoothed counts)
+    shift = np.zeros(len(peaks))
+    for k, p in enumerate(peaks):
+        if 0 < p < len(smooth) - 1:
+            y0, y1, y2 = smooth[p - 1:p + 2]
+            curvature = y0 - 2 * y1 + y2
+            shift[k] = 0.5 * (y0 - y2) / curvature if curvature < 0 else 0.0
+    modes = centres[peaks] + shift * bin_width
+    model = sum(smooth[p] * np.exp(-0.5 * ((centres - m) / w) ** 2) for p, m, w in zip(peaks, modes, widths))
+    excess = smooth - model  # signed: the noise of the counts cancels, a filled valley stays
     total = max(int(counts.sum()), 1)
-    bands = tuple(float(excess[a:b + 1].sum() / total) for a, b in zip(peaks, peaks[1:]))
-    return HistogramModes(tuple(float(centres[p]) for p in peaks), tuple(float(w) for w in widths),
-                          float(sum(bands)), bands)
+    bands = []
+    for (m0, w0), (m1, w1) in zip(zip(modes, widths), zip(modes[1:], widths[1:])):
+        inside = (centres > m0 + w0) & (centres < m1 - w1)
+        bands.append(max(float(excess[inside].sum() / total), 0.0))
+    return HistogramModes(tuple(float(m) for m in modes), tuple(float(w) for w in widths), float(sum(bands)),
+                          tuple(bands))
 
 
 def check_classes_supported(modes: HistogramModes, n_classes: int) -> None:
