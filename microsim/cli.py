@@ -252,6 +252,12 @@ def _add_segment_options(parser, *, required: bool) -> None:
     parser.add_argument("--trees", type=_integer(1), default=100, metavar="N",
                         help="--scribbles: trees of the random forest (default 100)")
     parser.add_argument("--seed", type=_integer(0), default=0, help="--scribbles: seed of the forest (default 0)")
+    parser.add_argument("--cbd", type=FRACTION, metavar="FRACTION",
+                        help="assign a carbon-binder phase CBD of this volume fraction, grown from the solid into the "
+                             "pore space, necks and contacts first (for X-ray data where the binder is invisible)")
+    parser.add_argument("--cbd-between", type=CLASSES, metavar="SOLID,PORE",
+                        help="--cbd: the class the binder grows from and the class it fills "
+                             "(default: the last and the first --classes name)")
     parser.add_argument("--chunk-memory", type=_integer(1), default=512, metavar="MiB",
                         help="--scribbles: memory budget of one chunk of features in MiB (default 512); "
                              "the stack is predicted chunk by chunk along axis 0")
@@ -867,7 +873,7 @@ def _segment_step(args):
             raise InvalidInputError(f"--{flag.replace('_', '-')} sets the forest: give --scribbles with it")
     return Segment(args.classes, denoise=args.denoise, thresholds=args.thresholds, min_size=args.min_size,
                    scribbles=args.scribbles, folds=args.folds, trees=args.trees, seed=args.seed,
-                   chunk_bytes=args.chunk_memory * 2**20)
+                   chunk_bytes=args.chunk_memory * 2**20, cbd=args.cbd, cbd_between=args.cbd_between)
 
 
 def _print_segmentation(result, stream) -> None:

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microsim.binder import assign_binder
 from microsim.cell.coupling import GIVEN, MEASURED, SET, coupled_parameters, read_report
 from microsim.cell.p2d import CellResult, Grid, simulate
 from microsim.cell.parameters import ACTIVATION_ENERGY_NAMES, CellParameters, parameter_names
@@ -150,6 +151,13 @@ class Segment:
         Seed of the forest.
     chunk_bytes : int
         Memory budget of one chunk of features (prediction goes chunk by chunk).
+    cbd : float, optional
+        Carbon-binder volume fraction to assign numerically after segmenting (a new
+        class ``CBD``, grown from the solid into the pore space, necks first; see
+        :func:`microsim.binder.assign_binder`); in (0, pore fraction).
+    cbd_between : (str, str), optional
+        The solid the binder grows from and the class it fills; default the last and
+        the first of ``classes`` (brightest and darkest for thresholds).
     """
 
     classes: tuple[str, ...]
@@ -161,8 +169,21 @@ class Segment:
     trees: int = 100
     seed: int = 0
     chunk_bytes: int = 512 * 2**20
+    cbd: float | None = None
+    cbd_between: tuple[str, str] | None = None
 
     def __post_init__(self):
+        if self.cbd is not None and not (isinstance(self.cbd, (int, float)) and 0 < self.cbd < 1):
+            raise InvalidInputError(f"the binder fraction must lie in (0, 1), got {self.cbd!r}")
+        if self.cbd_between is not None:
+            if self.cbd is None:
+                raise InvalidInputError("--cbd-between needs --cbd FRACTION")
+            pair = tuple(self.cbd_between)
+            if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= {str(c).strip() for c in self.classes}:
+                raise InvalidInputError(f"--cbd-between expects SOLID,PORE, two of the classes "
+                                        f"{','.join(self.classes)}; got {','.join(map(str, pair))}")
+        if self.cbd is not None and "CBD" in {str(c).strip() for c in self.classes}:
+            raise InvalidInputError("--cbd adds a class CBD, and --classes names one already")
         if self.scribbles is not None:
             if self.thresholds is not None:
                 raise InvalidInputError("--thresholds and --scribbles exclude each other: the forest sets the classes")
@@ -427,6 +448,13 @@ def segment_volume(volume: Volume, step: Segment, load_step: Load | None = None)
     else:
         result = segment(volume.data, step.classes, denoise_method=step.denoise, thresholds=step.thresholds,
                          min_size=step.min_size)
+    if step.cbd is not None:
+        solid, pore = step.cbd_between or (step.classes[-1], step.classes[0])
+        phases = result.phases
+        labels = assign_binder(result.labels, step.cbd, solid=phases[solid], pore=phases[pore], binder=len(phases))
+        result = dataclasses.replace(result, labels=labels, classes=(*result.classes, "CBD"),
+                                     binder={"volume_fraction": step.cbd, "grown_from": solid, "into": pore,
+                                             "method": "local solid share (necks and contacts first), sigma 3 voxels"})
     _stage("segmentation (" + ", ".join(f"{k} {v:.3f}" for k, v in result.fractions().items()) + ")", started)
     return result
 

@@ -250,3 +250,37 @@ def test_forest_options_need_scribbles(stack, capsys):
     assert main(["-q", "segment", str(folder / "grey.tif"), "--classes", "a,b", "--trees", "5",
                  "-o", str(folder / "l.tif")]) == 1
     one_error(capsys, "--trees sets the forest: give --scribbles with it")
+
+
+# -- the binder the contrast cannot show ------------------------------------------------
+def test_binder_grows_into_necks_first():
+    from microsim.binder import assign_binder
+
+    # two solid spheres touching: the binder's first voxels sit in the neck between them
+    z, y, x = np.indices((24, 24, 40))
+    solid = ((z - 12) ** 2 + (y - 12) ** 2 + (x - 11) ** 2 < 81) | ((z - 12) ** 2 + (y - 12) ** 2 + (x - 28) ** 2 < 81)
+    labels = solid.astype(np.uint8)  # 0 pore, 1 solid
+    out = assign_binder(labels, 0.01, solid=1, pore=0, binder=2)
+    binder = out == 2
+    assert np.count_nonzero(binder) == round(0.01 * labels.size)
+    assert np.array_equal(out[~binder], labels[~binder]) and not np.any(labels[binder] == 1)
+    assert np.all(np.abs(x[binder] - 19.5) < 5)  # in the neck (contact at x = 19.5), not around the spheres
+    more = assign_binder(labels, 0.05, solid=1, pore=0, binder=2) == 2
+    assert np.all(more[binder])  # grown: a larger fraction keeps the first voxels
+    near = ndimage.binary_dilation(solid, iterations=3)
+    assert np.all(near[more])  # from the solid surfaces, not floating in the pore
+
+
+def test_cbd_option_and_its_bounds(stack, capsys):
+    folder, _ = stack
+    out = folder / "c.tif"
+    assert main(["-q", "segment", str(folder / "grey.tif"), "--classes", "pore,CAM", "--cbd", "0.1",
+                 "-o", str(out)]) == 0
+    labels = read_volume(out).data
+    assert np.bincount(labels.ravel(), minlength=3)[2] == round(0.1 * labels.size)
+    assert main(["-q", "segment", str(folder / "grey.tif"), "--classes", "pore,CAM", "--cbd", "0.7",
+                 "-o", str(folder / "d.tif")]) == 1
+    one_error(capsys, "--cbd 0.7 is outside (0, 0.5")
+    assert main(["-q", "segment", str(folder / "grey.tif"), "--classes", "pore,CAM", "--cbd", "0",
+                 "-o", str(folder / "d.tif")]) == 1
+    one_error(capsys, "expected a number in (0, 1)")
