@@ -258,8 +258,9 @@ def _add_segment_options(parser, *, required: bool) -> None:
     parser.add_argument("--cbd-between", type=CLASSES, metavar="SOLID,PORE",
                         help="--cbd: the class the binder grows from and the class it fills "
                              "(default: the last and the first --classes name)")
-    parser.add_argument("--chunk-memory", type=_integer(1), default=512, metavar="MiB",
-                        help="--scribbles: memory budget of one chunk of features in MiB (default 512); "
+    parser.add_argument("--chunk-memory", type=_integer(1), default=1024, metavar="MiB",
+                        help="--scribbles: memory budget of one chunk of features in MiB (default 1024; a chunk "
+                             "keeps at least its halo's depth of slices); "
                              "the stack is predicted chunk by chunk along axis 0")
     parser.add_argument("--denoise", choices=["none", "median", "gaussian", "nlm"], default="none",
                         help="denoising before thresholding (default none)")
@@ -869,7 +870,8 @@ def _segment_step(args):
     from microsim.pipeline import Segment
 
     for flag in ("folds", "trees", "seed", "chunk_memory"):
-        if not args.scribbles and getattr(args, flag) != {"folds": 3, "trees": 100, "seed": 0, "chunk_memory": 512}[flag]:
+        default = {"folds": 3, "trees": 100, "seed": 0, "chunk_memory": 1024}[flag]
+        if not args.scribbles and getattr(args, flag) != default:
             raise InvalidInputError(f"--{flag.replace('_', '-')} sets the forest: give --scribbles with it")
     return Segment(args.classes, denoise=args.denoise, thresholds=args.thresholds, min_size=args.min_size,
                    scribbles=args.scribbles, folds=args.folds, trees=args.trees, seed=args.seed,

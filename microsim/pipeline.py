@@ -168,7 +168,7 @@ class Segment:
     folds: int = 3
     trees: int = 100
     seed: int = 0
-    chunk_bytes: int = 512 * 2**20
+    chunk_bytes: int = 1024 * 2**20
     cbd: float | None = None
     cbd_between: tuple[str, str] | None = None
 

@@ -20,6 +20,7 @@ from microsim.reading import read_scribbles, read_volume
 from microsim.trainable import (
     Features,
     check_scribbles,
+    chunk_slice_bytes,
     chunks,
     cross_validate,
     predict,
@@ -136,9 +137,10 @@ def test_chunked_prediction_equals_the_whole_volume():
     scribbles[::4, 10, 14:20] = 2
     features = Features(sigma_max=2.0)
     model = train_forest(image, scribbles, ["a", "b"], features=features, n_estimators=20, seed=0)
-    budget = 4 * (2 * features.count + 12) * 20 * 22 * (2 * features.halo + 6)  # six slices a chunk
+    budget = chunk_slice_bytes(image.shape, features) * (2 * features.halo + 12)  # twelve slices a chunk
     parts = chunks(image.shape, features, budget)
-    assert len(parts) == 7 and all(b - a == 6 for a, b in parts[:-1])
+    assert parts == [(0, 12), (12, 24), (24, 36), (36, 40)]
+    assert chunks(image.shape, features, 1) == [(0, 10), (10, 20), (20, 30), (30, 40)]  # never under a halo
     whole_labels, whole = predict(model, image, chunk_bytes=1 << 40)
     labels, proba = predict(model, image, chunk_bytes=budget)
     assert np.array_equal(labels, whole_labels)
