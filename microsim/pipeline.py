@@ -188,8 +188,8 @@ class Segment:
             if self.thresholds is not None:
                 raise InvalidInputError("--thresholds and --scribbles exclude each other: the forest sets the classes")
             if self.denoise != "none":
-                raise InvalidInputError("--denoise does not apply to --scribbles: the forest's features smooth the stack "
-                                        "at every scale already")
+                raise InvalidInputError("--denoise does not apply to --scribbles: the forest's features smooth "
+                                        "the stack at every scale already")
             for name, least in (("folds", 0), ("trees", 1), ("seed", 0), ("chunk_bytes", 1)):
                 value = getattr(self, name)
                 if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:

@@ -114,7 +114,8 @@ def _sklearn():
     try:
         from sklearn.ensemble import RandomForestClassifier
     except ImportError:
-        raise MissingDependencyError("the trainable segmentation needs scikit-learn: pip install scikit-learn") from None
+        raise MissingDependencyError("the trainable segmentation needs scikit-learn: "
+                                     "pip install scikit-learn") from None
     return RandomForestClassifier
 
 
@@ -456,6 +457,6 @@ def segment_scribbles(
                         )
 
 
-__all__ = ["CHUNK_BYTES", "Features", "ForestModel", "basic_features", "check_scribbles", "chunk_features", "chunk_slice_bytes", "chunks",
-           "cross_validate", "grey_range", "predict", "scribble_features", "segment_scribbles", "slab_folds",
-           "train_forest"]
+__all__ = ["CHUNK_BYTES", "Features", "ForestModel", "basic_features", "check_scribbles", "chunk_features",
+           "chunk_slice_bytes", "chunks", "cross_validate", "grey_range", "predict", "scribble_features",
+           "segment_scribbles", "slab_folds", "train_forest"]
