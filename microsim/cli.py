@@ -14,11 +14,12 @@ import dataclasses
 import logging
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from microsim import units
-from microsim.errors import InvalidInputError, MicrosimError
+from microsim.errors import InvalidInputError, MicrosimError, MicrosimWarning
 
 log = logging.getLogger("microsim")
 
@@ -240,7 +241,27 @@ def _add_import_options(parser) -> None:
 
 def _add_segment_options(parser, *, required: bool) -> None:
     parser.add_argument("--classes", type=CLASSES, required=required, metavar="DARK,...,BRIGHT",
-                        help="phase names in grey order, dark to bright, e.g. pore,CBD,NMC")
+                        help="phase names in grey order, dark to bright, e.g. pore,CBD,NMC; with --scribbles in "
+                             "scribble order (scribble k marks the k-th name)")
+    parser.add_argument("--scribbles", type=PATH, metavar="LABELS.tif",
+                        help="train a random forest on these scribbles (0 unlabelled, k = the k-th --classes name), "
+                             "drawn on the stack as stored; a single non-spatial axis of the stack's z length "
+                             "(ilastik's OME T axis) is taken as z")
+    parser.add_argument("--folds", type=_integer(0), default=3, metavar="K",
+                        help="--scribbles: slabs of the cross-validated accuracy (default 3; 0 skips it)")
+    parser.add_argument("--trees", type=_integer(1), default=100, metavar="N",
+                        help="--scribbles: trees of the random forest (default 100)")
+    parser.add_argument("--seed", type=_integer(0), default=0, help="--scribbles: seed of the forest (default 0)")
+    parser.add_argument("--cbd", type=FRACTION, metavar="FRACTION",
+                        help="assign a carbon-binder phase CBD of this volume fraction, grown from the solid into the "
+                             "pore space, necks and contacts first (for X-ray data where the binder is invisible)")
+    parser.add_argument("--cbd-between", type=CLASSES, metavar="SOLID,PORE",
+                        help="--cbd: the class the binder grows from and the class it fills "
+                             "(default: the last and the first --classes name)")
+    parser.add_argument("--chunk-memory", type=_integer(1), default=1024, metavar="MiB",
+                        help="--scribbles: memory budget of one chunk of features in MiB (default 1024; a chunk "
+                             "keeps at least its halo's depth of slices); "
+                             "the stack is predicted chunk by chunk along axis 0")
     parser.add_argument("--denoise", choices=["none", "median", "gaussian", "nlm"], default="none",
                         help="denoising before thresholding (default none)")
     parser.add_argument("--thresholds", type=THRESHOLDS, metavar="T1,T2,...",
@@ -351,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_segment_options(seg, required=True)
     _add_import_options(seg)
     seg.add_argument("-o", "--output", type=PATH, required=True, help="labelled TIFF (or .npz) to write")
+    seg.add_argument("--probabilities", type=PATH, metavar="PATH.npy|PATH.tif",
+                     help="--scribbles: write the class probabilities (float32, classes x z x y x x)")
+    seg.add_argument("--json", type=PATH, metavar="PATH|-",
+                     help="write the segmentation report (fractions, histogram modes, accuracy) as JSON")
     seg.add_argument("--force", action="store_true", help="overwrite an existing output file")
     seg.add_argument("--uncompressed", action="store_true",
                      help="uncompressed TIFF: memory-mapped when read, each MPI rank of --backend petsc reads its slab")
@@ -630,6 +655,8 @@ def _print_result(result, args) -> None:
     from microsim.export.report import morphology_table, report_json, transport_table
 
     stream = _out(args)
+    if result.segmentation is not None:
+        _print_segmentation(result.segmentation, stream)
     tables = [morphology_table(result.morphology)] if result.morphology is not None else []
     tables.append(transport_table(result.transport))
     print("\n\n".join(tables), file=stream)
@@ -700,7 +727,9 @@ def _run(args) -> int:
 
     segmentation = None
     if args.classes:
-        segmentation = Segment(args.classes, denoise=args.denoise, thresholds=args.thresholds, min_size=args.min_size)
+        segmentation = _segment_step(args)
+    elif args.scribbles:
+        raise InvalidInputError("--scribbles needs --classes (the names scribble 1, 2, ... mark)")
     cells = _cell_step(args, args.cell) if args.cell else None
     asr = None
     if args.rct is not None:
@@ -837,20 +866,81 @@ def _cell_study(args) -> int:
     return 0
 
 
-def _segment(args) -> int:
-    from microsim.export import check_outputs, write_labels
-    from microsim.pipeline import Segment, load, segment_volume
+def _segment_step(args):
+    from microsim.pipeline import Segment
 
-    check_outputs([args.output], inputs=[args.input], force=args.force)
-    step = Segment(args.classes, denoise=args.denoise, thresholds=args.thresholds, min_size=args.min_size)
-    volume = load(_load_step(args))
-    result = segment_volume(volume, step)
+    for flag in ("folds", "trees", "seed", "chunk_memory"):
+        default = {"folds": 3, "trees": 100, "seed": 0, "chunk_memory": 1024}[flag]
+        if not args.scribbles and getattr(args, flag) != default:
+            raise InvalidInputError(f"--{flag.replace('_', '-')} sets the forest: give --scribbles with it")
+    return Segment(args.classes, denoise=args.denoise, thresholds=args.thresholds, min_size=args.min_size,
+                   scribbles=args.scribbles, folds=args.folds, trees=args.trees, seed=args.seed,
+                   chunk_bytes=args.chunk_memory * 2**20, cbd=args.cbd, cbd_between=args.cbd_between)
+
+
+def _print_segmentation(result, stream) -> None:
+    """The histogram and (for the forest) the held-out accuracy, one line each."""
+    if result.histogram is not None:
+        h = result.histogram
+        print(f"grey histogram: {len(h.modes)} mode{'s' if len(h.modes) != 1 else ''} at "
+              f"{', '.join(f'{m:.6g}' for m in h.modes)}; partial-volume share {h.partial_volume_fraction:.4f}",
+              file=stream)
+    cv = result.cross_validation
+    if cv is not None and cv.get("accuracy") is not None:
+        print(f"cross-validated accuracy {cv['accuracy']:.4f} (held-out scribbles, {cv['folds']} slabs along axis "
+              f"{cv['axis']}, {cv['scribbled_voxels']} scribbled voxels)", file=stream)
+
+
+def _write_probabilities(path, probabilities, force: bool) -> None:
+    import numpy as np
+
+    from microsim.export import atomic_output
+
+    suffix = Path(path).suffix.lower()
+    with atomic_output(path, force=force) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as handle:
+                np.save(handle, probabilities)
+        else:
+            import tifffile
+
+            tifffile.imwrite(tmp, probabilities, photometric="minisblack", metadata={"axes": "CZYX"})
+
+
+def _segment(args) -> int:
+    from microsim.export import check_outputs, report_json, write_labels, write_report
+    from microsim.pipeline import load, segment_volume
+
+    if args.probabilities and not args.scribbles:
+        raise InvalidInputError("--probabilities needs --scribbles (thresholds give no probabilities)")
+    if args.probabilities and Path(args.probabilities).suffix.lower() not in (".npy", ".tif", ".tiff"):
+        raise InvalidInputError(f"--probabilities writes .npy or .tif, got {Path(args.probabilities).name}")
+    inputs = [args.input, *([args.scribbles] if args.scribbles else [])]
+    check_outputs([args.output, args.probabilities, args.json], inputs=inputs, force=args.force)
+    step = _segment_step(args)
+    load_step = _load_step(args)
+    volume = load(load_step)
+    result = segment_volume(volume, step, load_step)
     write_labels(args.output, result.labels, phases=result.phases, voxel_size=volume.voxel_size, force=args.force,
                  compress=not args.uncompressed)
+    if args.probabilities:
+        _write_probabilities(args.probabilities, result.probabilities, args.force)
+    stream = sys.stderr if args.json == "-" else sys.stdout
     fractions = ", ".join(f"{k} {v:.4f}" for k, v in result.fractions().items())
-    thresholds = ", ".join(f"{t:.6g}" for t in result.thresholds)
-    print(f"wrote {args.output}: labels {result.phases}; volume fractions {fractions}; "
-          f"thresholds {thresholds} ({result.method}, denoise {result.denoise})")
+    if args.scribbles:
+        print(f"wrote {args.output}: labels {result.phases}; volume fractions {fractions}; {result.method}",
+              file=stream)
+    else:
+        thresholds = ", ".join(f"{t:.6g}" for t in result.thresholds)
+        print(f"wrote {args.output}: labels {result.phases}; volume fractions {fractions}; "
+              f"thresholds {thresholds} ({result.method}, denoise {result.denoise})", file=stream)
+    _print_segmentation(result, stream)
+    if args.json:
+        report = {"source": str(args.input), "command": _command(), "segmentation": result.to_dict()}
+        if args.json == "-":
+            sys.stdout.write(report_json(report))
+        else:
+            write_report(report, args.json, force=args.force)
     if volume.voxel_size is None:
         log.info("no voxel size known: give --voxel-size when analysing %s", args.output)
     return 0
@@ -1112,7 +1202,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.setLevel(logging.ERROR if quiet_rank else logging.WARNING if args.quiet else logging.INFO)
     package_log.propagate = False
     try:
-        return HANDLERS[args.command](args)
+        with warnings.catch_warnings():
+            # microsim's own warnings: one line each on stderr, never a source line or an exception
+            warnings.simplefilter("always", MicrosimWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, MicrosimWarning):
+                    if not quiet_rank:
+                        print(f"microsim: warning: {message}", file=sys.stderr)
+                else:
+                    shown(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            return HANDLERS[args.command](args)
     except MicrosimError as exc:
         # bad input is met alike by every rank; other errors (a file, memory) may be one rank's own
         _error(str(exc), quiet_rank, shared=getattr(exc, "shared_by_ranks", False) or isinstance(exc, InvalidInputError))

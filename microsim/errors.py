@@ -47,3 +47,8 @@ class MicrosimWarning(UserWarning):
 
 class PercolationWarning(MicrosimWarning):
     """A phase has no path connecting the two faces of a transport axis."""
+
+
+class SegmentationWarning(MicrosimWarning):
+    """The grey values cannot support the segmentation asked for (more classes than
+    histogram modes, a classifier that is unsure on many voxels)."""

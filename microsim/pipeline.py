@@ -11,7 +11,8 @@ Each step is a frozen dataclass of options, validated once on construction and
 holding SI values:
 
 - :class:`Load` -- the file, voxel size, phase table, crop and downsampling;
-- :class:`Segment` -- grey classes, denoising, thresholds, speck removal;
+- :class:`Segment` -- grey classes, denoising, thresholds, speck removal; or a random
+  forest trained on scribbles (``scribbles=``), with its held-out accuracy;
 - measure -- the morphology (``measure=True``);
 - :class:`Solve` -- the transport jobs (conductivity tables), axes, resistances, solver;
 - :class:`Asr` -- the microstructure-resolved cathode ASR;
@@ -44,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microsim.binder import assign_binder
 from microsim.cell.coupling import GIVEN, MEASURED, SET, coupled_parameters, read_report
 from microsim.cell.p2d import CellResult, Grid, simulate
 from microsim.cell.parameters import ACTIVATION_ENERGY_NAMES, CellParameters, parameter_names
@@ -54,8 +56,9 @@ from microsim.export.report import analysis_report
 from microsim.export.vti import VtiWriter
 from microsim.microstructure import DEFAULT_PHASES, Microstructure, check_phases, check_voxel_size
 from microsim.morphology import Morphology, measure_morphology
-from microsim.reading import Volume, check_crop, read_volume
+from microsim.reading import Volume, check_crop, read_scribbles, read_volume
 from microsim.segment import Segmentation, segment
+from microsim.trainable import segment_scribbles
 from microsim.transport import TransportResult, solve_transport
 from microsim.transport.axis_solve import check_axes
 from microsim.transport.distributed import mpi_ranks
@@ -130,14 +133,69 @@ class Load:
 
 @dataclasses.dataclass(frozen=True)
 class Segment:
-    """Grey stack to phases: names dark to bright, and how to threshold."""
+    """Grey stack to phases: names dark to bright, and how to threshold; or, with
+    ``scribbles``, a random forest trained on them.
+
+    Attributes
+    ----------
+    classes : tuple of str
+        Dark to bright for thresholds; with scribbles, scribble k marks ``classes[k-1]``.
+    scribbles : path, optional
+        Scribble file drawn on the stack as stored (see
+        :func:`microsim.reading.read_scribbles`): the same crop and downsampling apply.
+    folds : int
+        Slabs of the forest's cross-validation (0: none).
+    trees : int
+        Trees of the forest.
+    seed : int
+        Seed of the forest.
+    chunk_bytes : int
+        Memory budget of one chunk of features (prediction goes chunk by chunk).
+    cbd : float, optional
+        Carbon-binder volume fraction to assign numerically after segmenting (a new
+        class ``CBD``, grown from the solid into the pore space, necks first; see
+        :func:`microsim.binder.assign_binder`); in (0, pore fraction).
+    cbd_between : (str, str), optional
+        The solid the binder grows from and the class it fills; default the last and
+        the first of ``classes`` (brightest and darkest for thresholds).
+    """
 
     classes: tuple[str, ...]
     denoise: str = "none"
     thresholds: tuple[float, ...] | None = None
     min_size: int = 0
+    scribbles: str | os.PathLike | None = None
+    folds: int = 3
+    trees: int = 100
+    seed: int = 0
+    chunk_bytes: int = 1024 * 2**20
+    cbd: float | None = None
+    cbd_between: tuple[str, str] | None = None
 
     def __post_init__(self):
+        if self.cbd is not None and not (isinstance(self.cbd, (int, float)) and 0 < self.cbd < 1):
+            raise InvalidInputError(f"the binder fraction must lie in (0, 1), got {self.cbd!r}")
+        if self.cbd_between is not None:
+            if self.cbd is None:
+                raise InvalidInputError("--cbd-between needs --cbd FRACTION")
+            pair = tuple(self.cbd_between)
+            if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= {str(c).strip() for c in self.classes}:
+                raise InvalidInputError(f"--cbd-between expects SOLID,PORE, two of the classes "
+                                        f"{','.join(self.classes)}; got {','.join(map(str, pair))}")
+        if self.cbd is not None and "CBD" in {str(c).strip() for c in self.classes}:
+            raise InvalidInputError("--cbd adds a class CBD, and --classes names one already")
+        if self.scribbles is not None:
+            if self.thresholds is not None:
+                raise InvalidInputError("--thresholds and --scribbles exclude each other: the forest sets the classes")
+            if self.denoise != "none":
+                raise InvalidInputError("--denoise does not apply to --scribbles: the forest's features smooth "
+                                        "the stack at every scale already")
+            for name, least in (("folds", 0), ("trees", 1), ("seed", 0), ("chunk_bytes", 1)):
+                value = getattr(self, name)
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                    raise InvalidInputError(f"{name} must be an integer >= {least}, got {value!r}")
+            if self.folds == 1:
+                raise InvalidInputError("cross-validation needs 2 or more folds (or 0 for none), got 1")
         classes = tuple(str(c).strip() for c in self.classes)
         if len(classes) < 2 or any(not c for c in classes):
             raise InvalidInputError(f"segmentation needs two or more class names, got {self.classes!r}")
@@ -373,14 +431,30 @@ def load(step: Load, *, labels: bool = False) -> Volume:
     return volume
 
 
-def segment_volume(volume: Volume, step: Segment) -> Segmentation:
-    """The segmentation of a grey volume (a labelled one is refused)."""
+def segment_volume(volume: Volume, step: Segment, load_step: Load | None = None) -> Segmentation:
+    """The segmentation of a grey volume (a labelled one is refused). With scribbles,
+    ``load_step`` gives the crop and downsampling the scribbles take as the stack did."""
     if volume.is_labelled:
         raise InvalidInputError(f"{volume.source} is labelled already ({', '.join(volume.phases)}); "
                                 "drop --classes (or segment a grey stack)")
     started = time.perf_counter()
-    result = segment(volume.data, step.classes, denoise_method=step.denoise, thresholds=step.thresholds,
-                     min_size=step.min_size)
+    if step.scribbles is not None:
+        crop = load_step.crop if load_step is not None else None
+        factor = load_step.downsample if load_step is not None else 1
+        scribbles = read_scribbles(step.scribbles, volume.stored_shape or volume.data.shape, crop=crop,
+                                   downsample_by=factor)
+        result = segment_scribbles(volume.data, scribbles, step.classes, n_estimators=step.trees, folds=step.folds,
+                                   min_size=step.min_size, seed=step.seed, chunk_bytes=step.chunk_bytes)
+    else:
+        result = segment(volume.data, step.classes, denoise_method=step.denoise, thresholds=step.thresholds,
+                         min_size=step.min_size)
+    if step.cbd is not None:
+        solid, pore = step.cbd_between or (step.classes[-1], step.classes[0])
+        phases = result.phases
+        labels = assign_binder(result.labels, step.cbd, solid=phases[solid], pore=phases[pore], binder=len(phases))
+        result = dataclasses.replace(result, labels=labels, classes=(*result.classes, "CBD"),
+                                     binder={"volume_fraction": step.cbd, "grown_from": solid, "into": pore,
+                                             "method": "local solid share (necks and contacts first), sigma 3 voxels"})
     _stage("segmentation (" + ", ".join(f"{k} {v:.3f}" for k, v in result.fractions().items()) + ")", started)
     return result
 
@@ -393,7 +467,7 @@ def to_microstructure(volume: Volume, step: Load, segmentation: Segment | None) 
             raise InvalidInputError(f"{volume.source} is labelled already; drop --classes (or segment a grey stack)")
         labels, phases = volume.data, step.phases or volume.phases or DEFAULT_PHASES
     elif segmentation is not None:
-        result = segment_volume(volume, segmentation)
+        result = segment_volume(volume, segmentation, step)
         labels, phases = result.labels, result.phases
     else:
         raise InvalidInputError(
@@ -582,6 +656,8 @@ def run(
     if not isinstance(source, (Load, Microstructure)):
         source = Load(source)
     inputs = [source.path] if isinstance(source, Load) else []
+    if segmentation is not None and segmentation.scribbles is not None:
+        inputs.append(segmentation.scribbles)
     check_outputs(export.paths, inputs=inputs, force=export.force)
     if export.vti and Path(export.vti).suffix.lower() != ".vti":
         raise InvalidInputError(f"ParaView image data needs a .vti file name, got {Path(export.vti).name}")

@@ -53,6 +53,8 @@ class Volume:
         Grain ids, every face-connected piece of an id in the file (after the crop
         and downsampling) its own grain.
     source : str
+    stored_shape : 3 ints or None
+        The shape in the file, before the crop and the downsampling.
     """
 
     data: np.ndarray
@@ -60,6 +62,7 @@ class Volume:
     phases: dict[str, int] | None
     grains: np.ndarray | None
     source: str
+    stored_shape: tuple[int, int, int] | None = None
 
     @property
     def is_labelled(self) -> bool:
@@ -323,6 +326,7 @@ def _finish(data, size, phases, grains, source, crop, factor, labels_only) -> Vo
         raise InvalidInputError(f"{source} holds a {data.ndim}-D image of shape {data.shape}; a 3-D stack is needed")
     if data.dtype.kind not in "uif" or data.dtype.itemsize > 8:
         raise InvalidInputError(f"{source} holds {data.dtype} values; expected integer or float grey values")
+    stored_shape = tuple(int(n) for n in data.shape)
     crop3 = _check_crop(crop, data.shape)
     whole = all(s.indices(n) == (0, n, 1) for s, n in zip(crop3, data.shape))
     if not (isinstance(data, np.memmap) and whole and factor == 1):
@@ -336,7 +340,7 @@ def _finish(data, size, phases, grains, source, crop, factor, labels_only) -> Vo
         grains = _connected_grains(downsample(grains, factor, labels=True), source)
     if size is not None:
         size = tuple(float(s) * factor for s in size)
-    return Volume(data, size, dict(phases) if phases is not None else None, grains, source)
+    return Volume(data, size, dict(phases) if phases is not None else None, grains, source, stored_shape)
 
 
 def _connected_grains(grains: np.ndarray, source: str) -> np.ndarray:
@@ -423,6 +427,90 @@ def read_volume(
     except (OSError, ValueError, KeyError, IndexError, EOFError, struct.error, tifffile.TiffFileError) as exc:
         raise InputFileError(f"cannot read {source}: {exc}") from None
     raise InputFileError(f"cannot read {source.name}: expected a .tif/.tiff stack, a folder of slices, .npy or .npz")
+
+
+def _scribble_axis_as_z(source: Path, z_length: int) -> np.ndarray | None:
+    """The scribble rule: a TIFF whose one axis above size 1 besides Y and X is not a
+    slice axis (ilastik writes its label exports as OME with the stack on T) has that
+    axis taken as z when its length is the stack's z length. None when the rule does
+    not apply; an error when it would but the length differs."""
+    import tifffile
+
+    with _tifffile_complaints(source), tifffile.TiffFile(source) as tif:
+        if not tif.series:
+            return None
+        series = tif.series[0]
+        big = [(axis, n) for axis, n in zip(series.axes, series.shape) if n > 1]
+        other = [(axis, n) for axis, n in big if axis not in _SLICE_AXES + "YX"]
+        if len(big) != 3 or len(other) != 1 or other[0][0] in "SC" or [a for a, _ in big][1:] != ["Y", "X"]:
+            return None
+        axis, n = other[0]
+        if n != z_length:
+            raise InvalidInputError(
+                f"scribbles {source.name} have a non-spatial axis {axis} of {n} entries (axes {series.axes}); it is "
+                f"taken as z only when its length is the stack's z length ({z_length})")
+        data = series.asarray()
+    log.info("scribbles %s: axis %s (%d entries, the stack's z length) taken as z", source.name, axis, n)
+    return np.reshape(data, [s for s in series.shape if s > 1])
+
+
+def read_scribbles(
+    path: str | os.PathLike,
+    stack_shape: Sequence[int],
+    *,
+    crop: Sequence[slice] | None = None,
+    downsample_by: int = 1,
+) -> np.ndarray:
+    """Read scribbles (sparse training labels, 0 = unlabelled) drawn on a stack.
+
+    Parameters
+    ----------
+    path : path-like
+        Any labelled volume :func:`read_volume` reads. One more rule holds for
+        scribbles only: a TIFF whose single non-spatial axis above size 1 (e.g. the T
+        axis of an ilastik OME label export) has the length of the stack's z has that
+        axis taken as z. An ordinary stack with such an axis is refused as before.
+    stack_shape : 3 ints
+        The stack's shape as stored, before ``crop`` and ``downsample_by``.
+    crop, downsample_by
+        Applied as to the stack. A downsampled block keeps a scribble label where all
+        its scribbled voxels agree, else it is unlabelled.
+
+    Returns
+    -------
+    (n0, n1, n2) ndarray of uint8
+
+    Raises
+    ------
+    InvalidInputError
+        A shape other than the stack's, non-integer or negative labels, more than 255.
+    """
+    source = Path(path)
+    data = None
+    if source.suffix.lower() in TIFF_SUFFIXES and source.is_file():
+        data = _scribble_axis_as_z(check_readable(source), int(stack_shape[0]))
+    if data is None:
+        data = read_volume(source, labels=True).data
+    data = np.asarray(data)
+    if tuple(data.shape) != tuple(int(n) for n in stack_shape):
+        raise InvalidInputError(f"scribbles {source.name} have shape {tuple(data.shape)}, the stack "
+                                f"{tuple(int(n) for n in stack_shape)}: draw them on the same stack")
+    if data.dtype.kind not in "ui" and not (data.dtype.kind == "f" and np.all(data == np.round(data))):
+        raise InvalidInputError(f"scribbles {source.name} hold {data.dtype} values; expected integer labels")
+    if data.size and (data.min() < 0 or data.max() > 255):
+        raise InvalidInputError(f"scribble labels must lie in 0..255 (0 unlabelled), {source.name} holds "
+                                f"{data.min():g} to {data.max():g}")
+    data = np.asarray(data[_check_crop(crop, data.shape)], dtype=np.uint8)
+    if downsample_by == 1:
+        return data
+    n = [k // downsample_by for k in data.shape]
+    if min(n) < 1:
+        raise InvalidInputError(f"downsampling by {downsample_by} leaves nothing of a {data.shape} volume")
+    f = downsample_by
+    blocks = data[: n[0] * f, : n[1] * f, : n[2] * f].reshape(n[0], f, n[1], f, n[2], f)
+    high = blocks.max(axis=(1, 3, 5))
+    low = np.where(blocks == 0, 255, blocks).min(axis=(1, 3, 5))
+    return np.where(high == low, high, 0).astype(np.uint8)
 
 
 def check_readable(path: str | os.PathLike) -> Path:

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from microsim.errors import InvalidInputError
+from microsim.errors import InvalidInputError, SegmentationWarning
 from microsim.generate import generate
 from microsim.reading import read_volume
-from microsim.segment import noise_sigma, remove_specks, segment
+from microsim.segment import histogram_modes, noise_sigma, remove_specks, segment
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -30,7 +31,9 @@ def test_real_ct_crop_agrees_with_the_scribbles(nrel, method):
     # pore and CBD classes, which X-ray contrast hardly separates): it maps to pore or CBD.
     # Measured agreement: 97.4 % (none), 98.2 % (median), 98.4 % (gaussian).
     gray, scribbles = nrel
-    result = segment(gray, ["pore", "CBD", "NMC"], denoise_method=method, min_size=8)
+    # the histogram has two modes, so the three classes are warned about, with the numbers
+    with pytest.warns(SegmentationWarning, match=r"2 modes \(grey 2[\d.]+, 3[\d.]+\) but 3 classes"):
+        result = segment(gray, ["pore", "CBD", "NMC"], denoise_method=method, min_size=8)
     c = result.labels
     hits = np.count_nonzero(c[scribbles == 1] == 2) + np.count_nonzero(c[scribbles == 2] <= 1)
     assert hits / np.count_nonzero(scribbles) >= 0.95
@@ -79,3 +82,27 @@ def test_bad_stacks():
         segment(np.arange(27.0).reshape(3, 3, 3), ["a", "a"])
     with pytest.raises(InvalidInputError, match="denoising"):
         segment(np.arange(27.0).reshape(3, 3, 3), ["a", "b"], denoise_method="wiener")
+
+
+def test_histogram_modes_of_the_real_crop_and_of_synthetic_levels(nrel):
+    # the crop: two modes (dark pore + binder near grey 25,400; NMC near 36,000) and a
+    # partial-volume share of about 6 % filling the valley above the two peaks
+    h = histogram_modes(nrel[0])
+    assert len(h.modes) == 2
+    assert h.modes[0] == pytest.approx(25_400, abs=600) and h.modes[1] == pytest.approx(36_000, abs=600)
+    assert 0.03 < h.partial_volume_fraction < 0.08  # measured 0.049
+    # three sharp levels with Gaussian noise and no mixed voxels: three modes, no partial volume
+    rng = np.random.default_rng(0)
+    levels = np.array([0.2, 0.5, 0.8])[rng.integers(0, 3, (32, 32, 32))]
+    h3 = histogram_modes(levels + rng.normal(0, 0.03, levels.shape))
+    assert [round(m, 1) for m in h3.modes] == [0.2, 0.5, 0.8]
+    assert all(w == pytest.approx(0.03, rel=0.25) for w in h3.widths)
+    assert h3.partial_volume_fraction < 0.01
+    # two levels blurred (every boundary voxel mixes them): the valley fills, the share grows
+    # two phases in 8-voxel blocks, blurred by 1.5 voxels: the mixed boundary voxels fill the valley
+    blocks = np.kron(rng.integers(0, 2, (4, 4, 4)), np.ones((8, 8, 8)))
+    sharp = histogram_modes(blocks + rng.normal(0, 0.05, blocks.shape))
+    blurred = histogram_modes(ndimage.gaussian_filter(blocks, 1.5) + rng.normal(0, 0.05, blocks.shape))
+    assert len(sharp.modes) == 2 and sharp.partial_volume_fraction < 0.01
+    assert blurred.partial_volume_fraction > 0.1
+    segment(blocks + rng.normal(0, 0.05, blocks.shape), ["a", "b"])  # as many classes as modes: no warning
